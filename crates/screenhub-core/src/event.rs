@@ -1,0 +1,97 @@
+//! Event types: the append-only history behind every order's timeline, the
+//! `/v1/events` feed, and the vendor webhooks.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+pub enum EventType {
+    #[serde(rename = "order.created")]
+    OrderCreated,
+    #[serde(rename = "order.in_progress")]
+    OrderInProgress,
+    #[serde(rename = "order.completed")]
+    OrderCompleted,
+    #[serde(rename = "order.cancelled")]
+    OrderCancelled,
+    #[serde(rename = "order.failed")]
+    OrderFailed,
+    /// An outbound delivery was refused for good (e.g. Ashby said `success:false`).
+    #[serde(rename = "delivery.failed")]
+    DeliveryFailed,
+    /// An outbound delivery used up its retry schedule.
+    #[serde(rename = "delivery.exhausted")]
+    DeliveryExhausted,
+    #[serde(rename = "delivery.succeeded")]
+    DeliverySucceeded,
+    #[serde(rename = "account.created")]
+    AccountCreated,
+    #[serde(rename = "account.connected")]
+    AccountConnected,
+    #[serde(rename = "account.error")]
+    AccountError,
+    #[serde(rename = "account.updated")]
+    AccountUpdated,
+    #[serde(rename = "account.token_rotated")]
+    AccountTokenRotated,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 13] = [
+        Self::OrderCreated,
+        Self::OrderInProgress,
+        Self::OrderCompleted,
+        Self::OrderCancelled,
+        Self::OrderFailed,
+        Self::DeliveryFailed,
+        Self::DeliveryExhausted,
+        Self::DeliverySucceeded,
+        Self::AccountCreated,
+        Self::AccountConnected,
+        Self::AccountError,
+        Self::AccountUpdated,
+        Self::AccountTokenRotated,
+    ];
+
+    /// Event types a vendor may subscribe a webhook endpoint to.
+    pub const WEBHOOK: [EventType; 6] = [
+        Self::OrderCreated,
+        Self::OrderCancelled,
+        Self::DeliveryExhausted,
+        Self::AccountConnected,
+        Self::AccountError,
+        Self::DeliveryFailed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OrderCreated => "order.created",
+            Self::OrderInProgress => "order.in_progress",
+            Self::OrderCompleted => "order.completed",
+            Self::OrderCancelled => "order.cancelled",
+            Self::OrderFailed => "order.failed",
+            Self::DeliveryFailed => "delivery.failed",
+            Self::DeliveryExhausted => "delivery.exhausted",
+            Self::DeliverySucceeded => "delivery.succeeded",
+            Self::AccountCreated => "account.created",
+            Self::AccountConnected => "account.connected",
+            Self::AccountError => "account.error",
+            Self::AccountUpdated => "account.updated",
+            Self::AccountTokenRotated => "account.token_rotated",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.as_str() == s)
+    }
+
+    pub fn is_webhook(self) -> bool {
+        Self::WEBHOOK.contains(&self)
+    }
+}
+
+impl std::fmt::Display for EventType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
