@@ -61,7 +61,9 @@ impl DeliveryState {
 pub enum Verdict {
     Delivered,
     /// Worth trying again; `retry_after_ms` is the receiver's own `Retry-After`.
-    Retry { retry_after_ms: Option<i64> },
+    Retry {
+        retry_after_ms: Option<i64>,
+    },
     /// Trying again would give the same answer.
     Permanent,
 }
@@ -94,9 +96,24 @@ mod tests {
     #[test]
     fn statuses() {
         assert_eq!(verdict_for_status(204, None), Verdict::Delivered);
-        assert_eq!(verdict_for_status(429, Some(5)), Verdict::Retry { retry_after_ms: Some(5) });
-        assert_eq!(verdict_for_status(503, None), Verdict::Retry { retry_after_ms: None });
-        assert_eq!(verdict_for_status(408, None), Verdict::Retry { retry_after_ms: None });
+        assert_eq!(
+            verdict_for_status(429, Some(5)),
+            Verdict::Retry {
+                retry_after_ms: Some(5)
+            }
+        );
+        assert_eq!(
+            verdict_for_status(503, None),
+            Verdict::Retry {
+                retry_after_ms: None
+            }
+        );
+        assert_eq!(
+            verdict_for_status(408, None),
+            Verdict::Retry {
+                retry_after_ms: None
+            }
+        );
         assert_eq!(verdict_for_status(400, None), Verdict::Permanent);
         assert_eq!(verdict_for_status(301, None), Verdict::Permanent);
     }
@@ -104,7 +121,10 @@ mod tests {
     #[test]
     fn retry_after() {
         assert_eq!(parse_retry_after("3", 0), Some(3000));
-        assert_eq!(parse_retry_after("Thu, 01 Jan 1970 00:00:10 GMT", 0), Some(10_000));
+        assert_eq!(
+            parse_retry_after("Thu, 01 Jan 1970 00:00:10 GMT", 0),
+            Some(10_000)
+        );
         assert_eq!(parse_retry_after("soon", 0), None);
     }
 }

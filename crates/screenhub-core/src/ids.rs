@@ -88,7 +88,9 @@ prefixed_id!(
 
 /// An order's id is the `assessment_id` Ashby sees, and Ashby types it as a UUID.
 /// UUIDv7 keeps ids in creation order, which makes them usable as a cursor.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(transparent)]
 #[schema(value_type = String, format = Uuid)]
 pub struct OrderId(pub uuid::Uuid);
@@ -102,11 +104,13 @@ impl OrderId {
 impl FromStr for OrderId {
     type Err = IdParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        uuid::Uuid::parse_str(s).map(Self).map_err(|_| IdParseError {
-            kind: "order",
-            prefix: "",
-            value: s.chars().take(64).collect(),
-        })
+        uuid::Uuid::parse_str(s)
+            .map(Self)
+            .map_err(|_| IdParseError {
+                kind: "order",
+                prefix: "",
+                value: s.chars().take(64).collect(),
+            })
     }
 }
 
@@ -131,7 +135,11 @@ mod tests {
         let id = AccountId::generate();
         assert!(id.as_str().starts_with("acct_"));
         assert_eq!(id.as_str().parse::<AccountId>().unwrap(), id);
-        let err = id.as_str().replace("acct_", "dlv_").parse::<AccountId>().unwrap_err();
+        let err = id
+            .as_str()
+            .replace("acct_", "dlv_")
+            .parse::<AccountId>()
+            .unwrap_err();
         assert!(err.to_string().contains("not a valid account id"));
         assert!("acct_nope".parse::<AccountId>().is_err());
     }

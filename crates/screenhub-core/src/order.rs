@@ -148,8 +148,13 @@ pub enum Change {
         eta_minutes: Option<i64>,
     },
     Complete(OrderResult),
-    Cancel { reason: String, by: Actor },
-    Fail { reason: String },
+    Cancel {
+        reason: String,
+        by: Actor,
+    },
+    Fail {
+        reason: String,
+    },
 }
 
 impl Change {
@@ -196,7 +201,10 @@ pub fn validate_result(result: &OrderResult) -> Result<(), String> {
                 return Err("score.max must be a positive number".into());
             }
             if score.value > max {
-                return Err(format!("score.value ({}) is above score.max ({max})", score.value));
+                return Err(format!(
+                    "score.value ({}) is above score.max ({max})",
+                    score.value
+                ));
             }
         }
     }
@@ -254,25 +262,50 @@ mod tests {
 
     #[test]
     fn terminal_states_never_change() {
-        for terminal in [OrderStatus::Completed, OrderStatus::Cancelled, OrderStatus::Failed] {
+        for terminal in [
+            OrderStatus::Completed,
+            OrderStatus::Cancelled,
+            OrderStatus::Failed,
+        ] {
             for change in [
-                Change::Progress { label: None, eta_minutes: None },
+                Change::Progress {
+                    label: None,
+                    eta_minutes: None,
+                },
                 Change::Complete(result(Outcome::Pass, "https://x.test/r")),
-                Change::Cancel { reason: "x".into(), by: Actor::Ats },
+                Change::Cancel {
+                    reason: "x".into(),
+                    by: Actor::Ats,
+                },
                 Change::Fail { reason: "x".into() },
             ] {
-                assert_eq!(transition(terminal, &change), Err(TransitionError::Terminal(terminal)));
+                assert_eq!(
+                    transition(terminal, &change),
+                    Err(TransitionError::Terminal(terminal))
+                );
             }
         }
     }
 
     #[test]
     fn progress_may_repeat_and_result_may_skip_progress() {
-        let p = Change::Progress { label: Some("Invited".into()), eta_minutes: Some(60) };
-        assert_eq!(transition(OrderStatus::Pending, &p), Ok(OrderStatus::InProgress));
-        assert_eq!(transition(OrderStatus::InProgress, &p), Ok(OrderStatus::InProgress));
+        let p = Change::Progress {
+            label: Some("Invited".into()),
+            eta_minutes: Some(60),
+        };
+        assert_eq!(
+            transition(OrderStatus::Pending, &p),
+            Ok(OrderStatus::InProgress)
+        );
+        assert_eq!(
+            transition(OrderStatus::InProgress, &p),
+            Ok(OrderStatus::InProgress)
+        );
         let c = Change::Complete(result(Outcome::Fail, "https://x.test/r"));
-        assert_eq!(transition(OrderStatus::Pending, &c), Ok(OrderStatus::Completed));
+        assert_eq!(
+            transition(OrderStatus::Pending, &c),
+            Ok(OrderStatus::Completed)
+        );
     }
 
     #[test]
@@ -285,13 +318,20 @@ mod tests {
     #[test]
     fn results_need_an_http_report_url() {
         assert!(validate_result(&result(Outcome::Pass, "https://vendor.test/r/1")).is_ok());
-        assert!(validate_result(&result(Outcome::Pass, "")).unwrap_err().contains("required"));
-        assert!(validate_result(&result(Outcome::Pass, "javascript:alert(1)"))
+        assert!(validate_result(&result(Outcome::Pass, ""))
             .unwrap_err()
-            .contains("http or https"));
+            .contains("required"));
+        assert!(
+            validate_result(&result(Outcome::Pass, "javascript:alert(1)"))
+                .unwrap_err()
+                .contains("http or https")
+        );
         assert!(validate_result(&result(Outcome::Pass, "not a url")).is_err());
         let mut r = result(Outcome::None, "https://v.test/r");
-        r.score = Some(Score { value: 120.0, max: Some(100.0) });
+        r.score = Some(Score {
+            value: 120.0,
+            max: Some(100.0),
+        });
         assert!(validate_result(&r).unwrap_err().contains("above"));
     }
 }

@@ -28,7 +28,8 @@ impl PackageKind {
 
 /// Namespace for the UUIDs Ashby sees for packages (UUIDv5 of the slug), so the
 /// same slug always maps to the same Assessment Type id.
-const PACKAGE_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x5c7e_e2b1_4a3d_4f0e_9b8a_1d2c_3e4f_5a6b);
+const PACKAGE_NAMESPACE: uuid::Uuid =
+    uuid::Uuid::from_u128(0x5c7e_e2b1_4a3d_4f0e_9b8a_1d2c_3e4f_5a6b);
 
 /// The stable Assessment Type id Ashby sees for a package slug.
 pub fn ats_type_id(slug: &str) -> uuid::Uuid {
@@ -41,7 +42,10 @@ pub fn validate_slug(slug: &str) -> Result<(), String> {
     let ok_chars = slug
         .bytes()
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-    let ok_start = slug.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
+    let ok_start = slug
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphanumeric());
     if ok_len && ok_chars && ok_start {
         Ok(())
     } else {

@@ -37,8 +37,9 @@ impl RetrySchedule {
             .map(str::trim)
             .filter(|p| !p.is_empty())
             .map(|p| {
-                p.parse::<u64>()
-                    .map_err(|_| format!("`{p}` in the retry schedule is not a whole number of milliseconds"))
+                p.parse::<u64>().map_err(|_| {
+                    format!("`{p}` in the retry schedule is not a whole number of milliseconds")
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         Self::new(delays)

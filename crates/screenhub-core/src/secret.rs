@@ -71,7 +71,9 @@ mod tests {
     #[test]
     fn webhook_secret_is_standard_webhooks_form() {
         let s = generate_webhook_secret();
-        let raw = STANDARD.decode(s.strip_prefix(WEBHOOK_SECRET_PREFIX).unwrap()).unwrap();
+        let raw = STANDARD
+            .decode(s.strip_prefix(WEBHOOK_SECRET_PREFIX).unwrap())
+            .unwrap();
         assert_eq!(raw.len(), 32);
     }
 }

@@ -1,0 +1,166 @@
+//! Screenhub's store: one interface over SQLite (embedded default) and
+//! PostgreSQL (several nodes). The SQL is written once in the dialect both
+//! accept (`$1` placeholders, BIGINT millisecond times, `ON CONFLICT`,
+//! `RETURNING`); [`on_pool!`] instantiates each query for both drivers, and the
+//! few places that truly differ (claiming with `SKIP LOCKED`) say so.
+
+mod crypto;
+mod error;
+mod models;
+
+mod accounts;
+pub use accounts::AtsCredentials;
+mod deliveries;
+pub use deliveries::Recorded;
+mod endpoints;
+mod events;
+mod idempotency;
+mod keys;
+mod orders;
+mod packages;
+mod settings;
+pub mod testing;
+pub use settings::CUSTOM_FIELDS;
+
+pub use crypto::{Cipher, MasterKey};
+pub use error::{StoreError, StoreResult};
+pub use models::*;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Run `$body` with `$pool` bound to the backend's pool. The body is compiled
+/// once per driver, so the same query text serves SQLite and PostgreSQL.
+/// `write` is SQLite's single writer connection (writes never contend for the
+/// database lock); `read` serves reads. On PostgreSQL both are the same pool.
+macro_rules! on_pool {
+    ($store:expr, $which:ident, |$pool:ident| $body:expr) => {
+        match &*$store.backend {
+            $crate::Backend::Sqlite(b) => {
+                let $pool = &b.$which;
+                $body
+            }
+            $crate::Backend::Postgres(b) => {
+                let $pool = &b.$which;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on_pool;
+
+pub(crate) struct Pools<P> {
+    pub(crate) write: P,
+    pub(crate) read: P,
+}
+
+pub(crate) enum Backend {
+    Sqlite(Pools<SqlitePool>),
+    Postgres(Pools<PgPool>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    Sqlite,
+    Postgres,
+}
+
+/// The database and the cipher that protects secrets and PII in it.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) backend: std::sync::Arc<Backend>,
+    pub(crate) cipher: Cipher,
+}
+
+impl Store {
+    /// Open the database named by `url` (`sqlite://path` or `postgres://…`),
+    /// creating a SQLite file if needed. Does not migrate.
+    pub async fn connect(url: &str, cipher: Cipher) -> StoreResult<Self> {
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let opts = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(opts)
+                .await?;
+            Backend::Postgres(Pools {
+                write: pool.clone(),
+                read: pool,
+            })
+        } else if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                // FULL: a commit is on disk before it is acknowledged.
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+                .pragma("temp_store", "memory");
+            let write = SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .connect_with(opts.clone())
+                .await?;
+            let read = SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(opts.read_only(false))
+                .await?;
+            Backend::Sqlite(Pools { write, read })
+        } else {
+            return Err(StoreError::Config(format!(
+                "database URL must start with sqlite:// or postgres://, got `{}`",
+                url.split(':').next().unwrap_or_default()
+            )));
+        };
+        Ok(Self {
+            backend: std::sync::Arc::new(backend),
+            cipher,
+        })
+    }
+
+    pub fn kind(&self) -> BackendKind {
+        match &*self.backend {
+            Backend::Sqlite(_) => BackendKind::Sqlite,
+            Backend::Postgres(_) => BackendKind::Postgres,
+        }
+    }
+
+    pub fn cipher(&self) -> &Cipher {
+        &self.cipher
+    }
+
+    /// Apply pending migrations. On PostgreSQL sqlx takes an advisory lock, so
+    /// several nodes starting at once apply them exactly once.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        match &*self.backend {
+            Backend::Sqlite(p) => SQLITE_MIGRATIONS.run(&p.write).await?,
+            Backend::Postgres(p) => POSTGRES_MIGRATIONS.run(&p.write).await?,
+        }
+        Ok(())
+    }
+
+    /// Is the database reachable? (for `/readyz`)
+    pub async fn ping(&self) -> StoreResult<()> {
+        on_pool!(self, read, |pool| {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        match &*self.backend {
+            Backend::Sqlite(p) => {
+                p.read.close().await;
+                p.write.close().await;
+            }
+            Backend::Postgres(p) => p.write.close().await,
+        }
+    }
+}

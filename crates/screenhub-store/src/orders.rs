@@ -1,0 +1,439 @@
+//! Orders: created idempotently from the ATS's start, changed only through the
+//! state machine, and always together with their events and outbox messages.
+
+use screenhub_core::clock::Millis;
+use screenhub_core::event::EventType;
+use screenhub_core::order::{self, Actor, Change, OrderStatus, Outcome};
+use screenhub_core::{AccountId, DeliveryId, OrderId};
+
+use crate::endpoints::parse_events;
+use crate::events::insert_event;
+use crate::{
+    on_pool, BackendKind, CreatedOrder, NewOrder, Order, OrderFilter, OutboxMessage, Store,
+    StoreError, StoreResult,
+};
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct OrderRow {
+    id: String,
+    account_id: String,
+    package_id: String,
+    package_name: String,
+    status: String,
+    outcome: Option<String>,
+    candidate_ats_id: String,
+    application_ats_id: String,
+    application_status: String,
+    job_ats_id: String,
+    job_name: String,
+    job_req_id: Option<String>,
+    pii_enc: Option<Vec<u8>>,
+    progress_label: Option<String>,
+    eta_minutes: Option<i64>,
+    result: Option<String>,
+    cancel_reason: Option<String>,
+    cancelled_by: Option<String>,
+    failure_reason: Option<String>,
+    last_ats_timestamp: i64,
+    created_at: i64,
+    updated_at: i64,
+    terminal_at: Option<i64>,
+    pii_purged_at: Option<i64>,
+}
+
+pub(crate) const ORDER_SELECT: &str = "SELECT id, account_id, package_id, package_name, status, outcome, \
+    candidate_ats_id, application_ats_id, application_status, job_ats_id, job_name, job_req_id, pii_enc, \
+    progress_label, eta_minutes, result, cancel_reason, cancelled_by, failure_reason, last_ats_timestamp, \
+    created_at, updated_at, terminal_at, pii_purged_at FROM orders";
+
+const LIVE: &str = "status IN ('pending', 'in_progress')";
+
+/// Insert the messages of an outbox into `deliveries`, inside the transaction
+/// `$tx` that makes the change they announce (never a dual write).
+macro_rules! write_outbox {
+    ($tx:ident, $store:expr, $now:expr, $account:expr, $order:expr, $messages:expr) => {{
+        let mut endpoints: Option<Vec<(String, Option<String>)>> = None;
+        for message in $messages {
+            let (target, endpoint_ids, event_type, payload): (&str, Vec<Option<String>>, String, serde_json::Value) =
+                match message {
+                    OutboxMessage::Ats { event_type, payload } => ("ats", vec![None], event_type, payload),
+                    OutboxMessage::Vendor { event, payload } => {
+                        if endpoints.is_none() {
+                            endpoints = Some(
+                                sqlx::query_as("SELECT id, events FROM webhook_endpoints WHERE disabled = FALSE ORDER BY id")
+                                    .fetch_all(&mut *$tx)
+                                    .await?,
+                            );
+                        }
+                        let mut ids = Vec::new();
+                        for (id, events) in endpoints.iter().flatten() {
+                            let wanted = parse_events(events.as_deref())?;
+                            if wanted.as_ref().is_none_or(|w| w.contains(&event)) {
+                                ids.push(Some(id.clone()));
+                            }
+                        }
+                        ("vendor", ids, event.as_str().to_owned(), payload)
+                    }
+                };
+            let sealed = $store.cipher.seal(payload.to_string().as_bytes());
+            for endpoint_id in endpoint_ids {
+                sqlx::query(
+                    "INSERT INTO deliveries (id, target, account_id, order_id, endpoint_id, event_type, payload_enc, \
+                     state, attempts, round_start, next_attempt_at, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, 0, $8, $8, $8)",
+                )
+                .bind(DeliveryId::generate().as_str())
+                .bind(target)
+                .bind($account)
+                .bind($order)
+                .bind(endpoint_id)
+                .bind(&event_type)
+                .bind(&sealed)
+                .bind($now)
+                .execute(&mut *$tx)
+                .await?;
+            }
+        }
+    }};
+}
+pub(crate) use write_outbox;
+
+fn event_for(change: &Change) -> (EventType, serde_json::Value) {
+    use serde_json::json;
+    match change {
+        Change::Progress { label, eta_minutes } => (
+            EventType::OrderInProgress,
+            json!({ "status": "in_progress", "label": label, "eta_minutes": eta_minutes }),
+        ),
+        Change::Complete(result) => (
+            EventType::OrderCompleted,
+            json!({ "status": "completed", "outcome": result.outcome, "report_url": result.report_url }),
+        ),
+        Change::Cancel { reason, by } => (
+            EventType::OrderCancelled,
+            json!({ "status": "cancelled", "reason": reason, "by": by }),
+        ),
+        Change::Fail { reason } => (
+            EventType::OrderFailed,
+            json!({ "status": "failed", "reason": reason }),
+        ),
+    }
+}
+
+/// Apply a change to the in-memory order (the caller has checked the transition).
+fn apply(order: &mut Order, change: Change, now: Millis) {
+    order.status = change.target_status();
+    match change {
+        Change::Progress { label, eta_minutes } => {
+            order.progress_label = label;
+            order.eta_minutes = eta_minutes;
+        }
+        Change::Complete(result) => {
+            order.outcome = Some(result.outcome);
+            order.result = Some(result);
+        }
+        Change::Cancel { reason, by } => {
+            order.cancel_reason = Some(reason);
+            order.cancelled_by = Some(by);
+        }
+        Change::Fail { reason } => order.failure_reason = Some(reason),
+    }
+    if order.status.is_terminal() {
+        order.terminal_at = Some(now);
+    }
+    order.last_ats_timestamp = order::next_ats_timestamp(order.last_ats_timestamp, now);
+    order.updated_at = now;
+}
+
+impl Store {
+    pub(crate) fn order_from_row(&self, r: OrderRow) -> StoreResult<Order> {
+        let ats_payload = match &r.pii_enc {
+            Some(sealed) => Some(
+                serde_json::from_slice(&self.cipher.open(sealed)?).map_err(StoreError::corrupt)?,
+            ),
+            None => None,
+        };
+        Ok(Order {
+            id: r.id.parse().map_err(StoreError::corrupt)?,
+            account_id: r.account_id.parse().map_err(StoreError::corrupt)?,
+            status: OrderStatus::parse(&r.status).ok_or_else(|| StoreError::corrupt(&r.status))?,
+            outcome: r
+                .outcome
+                .as_deref()
+                .map(|o| Outcome::parse(o).ok_or_else(|| StoreError::corrupt(o)))
+                .transpose()?,
+            result: r
+                .result
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(StoreError::corrupt)?,
+            cancelled_by: r.cancelled_by.as_deref().and_then(Actor::parse),
+            ats_payload,
+            package_id: r.package_id,
+            package_name: r.package_name,
+            candidate_ats_id: r.candidate_ats_id,
+            application_ats_id: r.application_ats_id,
+            application_status: r.application_status,
+            job_ats_id: r.job_ats_id,
+            job_name: r.job_name,
+            job_req_id: r.job_req_id,
+            progress_label: r.progress_label,
+            eta_minutes: r.eta_minutes,
+            cancel_reason: r.cancel_reason,
+            failure_reason: r.failure_reason,
+            last_ats_timestamp: r.last_ats_timestamp,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            terminal_at: r.terminal_at,
+            pii_purged_at: r.pii_purged_at,
+        })
+    }
+
+    /// Create the order for an ATS start, or find the live order the same
+    /// application already has for this package (the ATS retried). A new order
+    /// is written with its `order.created` event and the outbox messages
+    /// `outbox` builds for it, in one transaction.
+    pub async fn create_order<F>(&self, new: NewOrder, outbox: F) -> StoreResult<CreatedOrder>
+    where
+        F: FnOnce(&Order) -> Vec<OutboxMessage>,
+    {
+        let order = Order {
+            id: new.id,
+            account_id: new.account_id.clone(),
+            package_id: new.package_id.clone(),
+            package_name: new.package_name.clone(),
+            status: OrderStatus::Pending,
+            outcome: None,
+            candidate_ats_id: new.candidate_ats_id.clone(),
+            application_ats_id: new.application_ats_id.clone(),
+            application_status: new.application_status.clone(),
+            job_ats_id: new.job_ats_id.clone(),
+            job_name: new.job_name.clone(),
+            job_req_id: new.job_req_id.clone(),
+            ats_payload: Some(new.ats_payload.clone()),
+            progress_label: None,
+            eta_minutes: None,
+            result: None,
+            cancel_reason: None,
+            cancelled_by: None,
+            failure_reason: None,
+            last_ats_timestamp: new.created_at,
+            created_at: new.created_at,
+            updated_at: new.created_at,
+            terminal_at: None,
+            pii_purged_at: None,
+        };
+        let pii = self.cipher.seal(new.ats_payload.to_string().as_bytes());
+        let email_hash = self.cipher.index_hash(&new.candidate_email);
+        let id = order.id.to_string();
+        let now = new.created_at;
+        let find_live = format!("{ORDER_SELECT} WHERE account_id = $1 AND application_ats_id = $2 AND package_id = $3 AND {LIVE}");
+        on_pool!(self, write, |pool| {
+            let mut tx = pool.begin().await?;
+            let inserted = sqlx::query(
+                "INSERT INTO orders (id, account_id, package_id, package_name, status, candidate_ats_id, \
+                 application_ats_id, application_status, job_ats_id, job_name, job_req_id, email_hash, pii_enc, \
+                 last_ats_timestamp, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $13) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(&id)
+            .bind(order.account_id.as_str())
+            .bind(&order.package_id)
+            .bind(&order.package_name)
+            .bind(&order.candidate_ats_id)
+            .bind(&order.application_ats_id)
+            .bind(&order.application_status)
+            .bind(&order.job_ats_id)
+            .bind(&order.job_name)
+            .bind(&order.job_req_id)
+            .bind(&email_hash)
+            .bind(&pii)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                let existing: Option<OrderRow> = sqlx::query_as(&find_live)
+                    .bind(order.account_id.as_str())
+                    .bind(&order.application_ats_id)
+                    .bind(&order.package_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                tx.rollback().await?;
+                return match existing {
+                    Some(row) => Ok(CreatedOrder {
+                        order: self.order_from_row(row)?,
+                        created: false,
+                    }),
+                    None => Err(StoreError::Conflict(
+                        "the order could not be created; try again".into(),
+                    )),
+                };
+            }
+            let data = serde_json::json!({ "status": "pending", "package_id": order.package_id });
+            insert_event!(
+                tx,
+                EventType::OrderCreated,
+                Some(order.account_id.as_str()),
+                Some(id.as_str()),
+                &data,
+                now
+            );
+            write_outbox!(
+                tx,
+                self,
+                now,
+                Some(order.account_id.as_str()),
+                Some(id.as_str()),
+                outbox(&order)
+            );
+            sqlx::query("UPDATE accounts SET last_activity_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(order.account_id.as_str())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(CreatedOrder {
+            order,
+            created: true,
+        })
+    }
+
+    /// Apply `change` to an order (scoped to `account` when given), with its
+    /// event and outbox, in one transaction. Terminal orders refuse every change.
+    pub async fn apply_change<F>(
+        &self,
+        id: &OrderId,
+        account: Option<&AccountId>,
+        change: Change,
+        now: Millis,
+        outbox: F,
+    ) -> StoreResult<Order>
+    where
+        F: FnOnce(&Order) -> Vec<OutboxMessage>,
+    {
+        let lock = if self.kind() == BackendKind::Postgres {
+            " FOR UPDATE"
+        } else {
+            ""
+        };
+        let select = format!("{ORDER_SELECT} WHERE id = $1{lock}");
+        let key = id.to_string();
+        let (event_type, data) = event_for(&change);
+        on_pool!(self, write, |pool| {
+            let mut tx = pool.begin().await?;
+            let row: Option<OrderRow> = sqlx::query_as(&select)
+                .bind(&key)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let mut order = match row {
+                Some(row) => self.order_from_row(row)?,
+                None => return Err(StoreError::NotFound),
+            };
+            if account.is_some_and(|a| *a != order.account_id) {
+                return Err(StoreError::NotFound);
+            }
+            let before = order.status;
+            order::transition(before, &change)?;
+            apply(&mut order, change, now);
+            sqlx::query(
+                "UPDATE orders SET status = $1, outcome = $2, progress_label = $3, eta_minutes = $4, result = $5, \
+                 cancel_reason = $6, cancelled_by = $7, failure_reason = $8, last_ats_timestamp = $9, \
+                 updated_at = $10, terminal_at = $11 WHERE id = $12 AND status = $13",
+            )
+            .bind(order.status.as_str())
+            .bind(order.outcome.map(Outcome::as_str))
+            .bind(&order.progress_label)
+            .bind(order.eta_minutes)
+            .bind(order.result.as_ref().map(|r| serde_json::to_string(r).expect("results serialise")))
+            .bind(&order.cancel_reason)
+            .bind(order.cancelled_by.map(Actor::as_str))
+            .bind(&order.failure_reason)
+            .bind(order.last_ats_timestamp)
+            .bind(now)
+            .bind(order.terminal_at)
+            .bind(&key)
+            .bind(before.as_str())
+            .execute(&mut *tx)
+            .await?;
+            insert_event!(
+                tx,
+                event_type,
+                Some(order.account_id.as_str()),
+                Some(key.as_str()),
+                &data,
+                now
+            );
+            write_outbox!(
+                tx,
+                self,
+                now,
+                Some(order.account_id.as_str()),
+                Some(key.as_str()),
+                outbox(&order)
+            );
+            sqlx::query("UPDATE accounts SET last_activity_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(order.account_id.as_str())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(order)
+        })
+    }
+
+    /// An order by id, optionally only if it belongs to `account`.
+    pub async fn get_order(
+        &self,
+        id: &OrderId,
+        account: Option<&AccountId>,
+    ) -> StoreResult<Option<Order>> {
+        let sql = format!("{ORDER_SELECT} WHERE id = $1");
+        let row: Option<OrderRow> = on_pool!(self, read, |pool| sqlx::query_as(&sql)
+            .bind(id.to_string())
+            .fetch_optional(pool)
+            .await?);
+        let order = row.map(|r| self.order_from_row(r)).transpose()?;
+        Ok(order.filter(|o| account.is_none_or(|a| *a == o.account_id)))
+    }
+
+    /// Orders matching `filter`, newest first; at most `filter.limit`.
+    pub async fn list_orders(&self, filter: &OrderFilter) -> StoreResult<Vec<Order>> {
+        let email_hash = filter
+            .candidate_email
+            .as_deref()
+            .map(|e| self.cipher.index_hash(e));
+        let rows: Vec<OrderRow> = on_pool!(self, read, |pool| {
+            let mut qb = sqlx::QueryBuilder::new(ORDER_SELECT);
+            qb.push(" WHERE 1 = 1");
+            if let Some(a) = &filter.account_id {
+                qb.push(" AND account_id = ").push_bind(a.as_str());
+            }
+            if let Some(s) = filter.status {
+                qb.push(" AND status = ").push_bind(s.as_str());
+            }
+            if let Some(p) = &filter.package_id {
+                qb.push(" AND package_id = ").push_bind(p.as_str());
+            }
+            if let Some(t) = filter.created_after {
+                qb.push(" AND created_at > ").push_bind(t);
+            }
+            if let Some(t) = filter.updated_after {
+                qb.push(" AND updated_at > ").push_bind(t);
+            }
+            if let Some(h) = &email_hash {
+                qb.push(" AND email_hash = ").push_bind(h.clone());
+            }
+            if let Some(b) = &filter.before {
+                qb.push(" AND id < ").push_bind(b.to_string());
+            }
+            qb.push(" ORDER BY id DESC LIMIT ")
+                .push_bind(i64::from(filter.limit));
+            qb.build_query_as().fetch_all(pool).await?
+        });
+        rows.into_iter().map(|r| self.order_from_row(r)).collect()
+    }
+}

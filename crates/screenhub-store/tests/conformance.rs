@@ -1,0 +1,740 @@
+//! One store conformance suite, instantiated for SQLite and PostgreSQL.
+//! PostgreSQL runs when SCREENHUB_TEST_DATABASE_URL is set (each test gets its
+//! own database); otherwise those tests say they were skipped.
+
+use screenhub_core::delivery::{DeliveryState, DeliveryTarget};
+use screenhub_core::event::EventType;
+use screenhub_core::order::{Actor, Change, OrderResult, OrderStatus, Outcome, TransitionError};
+use screenhub_core::package::PackageKind;
+use screenhub_core::OrderId;
+use screenhub_store::*;
+use serde_json::json;
+
+async fn sqlite_store() -> (Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let store = Store::connect(&url, Cipher::new(&MasterKey::generate()))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    (store, dir)
+}
+
+async fn postgres_store() -> Option<Store> {
+    let Ok(base) = std::env::var("SCREENHUB_TEST_DATABASE_URL") else {
+        eprintln!("SKIPPED: PostgreSQL store tests (set SCREENHUB_TEST_DATABASE_URL to run them)");
+        return None;
+    };
+    let url = screenhub_store::testing::fresh_postgres_database(&base)
+        .await
+        .unwrap();
+    let store = Store::connect(&url, Cipher::new(&MasterKey::generate()))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    Some(store)
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { let (s, _dir) = super::sqlite_store().await; super::$name(s).await; })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() { if let Some(s) = super::postgres_store().await { super::$name(s).await; } })*
+        }
+    };
+}
+
+conformance!(
+    api_keys,
+    accounts_and_tokens,
+    packages,
+    orders_are_idempotent_and_follow_the_state_machine,
+    order_listing_filters_and_cursor,
+    outbox_claim_fifo_and_retry,
+    leases_expire_and_are_taken_over,
+    idempotency_keys,
+    settings,
+    migrations_are_idempotent,
+);
+
+const T0: i64 = 1_700_000_000_000;
+
+async fn api_keys(s: Store) {
+    let (key, token) = s.create_api_key("ci", T0).await.unwrap();
+    assert!(token.starts_with("shk_"));
+    assert_eq!(s.find_api_key(&token).await.unwrap().unwrap().id, key.id);
+    assert!(s.find_api_key("shk_wrong").await.unwrap().is_none());
+    s.revoke_api_key(&key.id, T0 + 1).await.unwrap();
+    assert!(s.find_api_key(&token).await.unwrap().is_none());
+    assert!(matches!(
+        s.revoke_api_key(&key.id, T0).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn new_account(s: &Store) -> (Account, String) {
+    s.create_account(
+        NewAccount {
+            name: "Acme".into(),
+            ats_api_base_url: "http://127.0.0.1:1".into(),
+            ..Default::default()
+        },
+        T0,
+    )
+    .await
+    .unwrap()
+}
+
+async fn accounts_and_tokens(s: Store) {
+    let (account, token) = new_account(&s).await;
+    assert_eq!(
+        account.status(),
+        screenhub_core::account::AccountStatus::Pending
+    );
+    assert_eq!(
+        s.find_account_by_token(&token, T0)
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        account.id
+    );
+    assert_eq!(s.reveal_account_token(&account.id).await.unwrap(), token);
+
+    // Rotation with a grace period: both work until it ends.
+    let (_, new_token) = s
+        .rotate_account_token(&account.id, Some(T0 + 1000), T0)
+        .await
+        .unwrap();
+    assert!(s
+        .find_account_by_token(&token, T0 + 999)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(s
+        .find_account_by_token(&token, T0 + 1000)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(s
+        .find_account_by_token(&new_token, T0 + 5000)
+        .await
+        .unwrap()
+        .is_some());
+    // Rotation without grace: the old one stops at once.
+    let (_, third) = s
+        .rotate_account_token(&account.id, None, T0 + 1)
+        .await
+        .unwrap();
+    assert!(s
+        .find_account_by_token(&new_token, T0 + 2)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(s.reveal_account_token(&account.id).await.unwrap(), third);
+
+    let a = s
+        .set_ats_credentials(&account.id, "ashby-key", Some("Screenhub"), T0)
+        .await
+        .unwrap();
+    assert_eq!(a.status(), screenhub_core::account::AccountStatus::Active);
+    assert_eq!(
+        s.ats_credentials(&account.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .api_key,
+        "ashby-key"
+    );
+    let a = s
+        .update_account(
+            &account.id,
+            AccountPatch {
+                disabled: Some(true),
+                ..Default::default()
+            },
+            T0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.status(), screenhub_core::account::AccountStatus::Disabled);
+    let a = s
+        .update_account(
+            &account.id,
+            AccountPatch {
+                disabled: Some(false),
+                name: Some("Acme 2".into()),
+            },
+            T0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.status(), screenhub_core::account::AccountStatus::Active);
+    assert_eq!(a.name, "Acme 2");
+    s.set_account_error(&account.id, "Ashby rejected the API key", T0)
+        .await
+        .unwrap();
+    let a = s.get_account(&account.id).await.unwrap().unwrap();
+    assert_eq!(
+        a.status_reason.as_deref(),
+        Some("Ashby rejected the API key")
+    );
+    assert_eq!(s.list_accounts(None, 10).await.unwrap().len(), 1);
+    let types: Vec<_> = s
+        .account_events(&account.id, 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event_type)
+        .collect();
+    assert!(
+        types.contains(&EventType::AccountConnected) && types.contains(&EventType::AccountError)
+    );
+}
+
+fn package(id: &str) -> PackageInput {
+    PackageInput {
+        id: id.into(),
+        kind: PackageKind::BackgroundCheck,
+        name: format!("Package {id}"),
+        description: "d".into(),
+        screenings: vec!["Criminal".into()],
+        account_ids: None,
+        active: true,
+    }
+}
+
+async fn packages(s: Store) {
+    let p = s.create_package(&package("basic"), T0).await.unwrap();
+    assert_eq!(p.ats_type_id, screenhub_core::package::ats_type_id("basic"));
+    assert!(matches!(
+        s.create_package(&package("basic"), T0).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let mut changed = package("basic");
+    changed.name = "Basic".into();
+    assert_eq!(s.update_package(&changed, T0).await.unwrap().name, "Basic");
+    assert_eq!(
+        s.find_package_by_type_id(&p.ats_type_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        "basic"
+    );
+    let all = s
+        .replace_packages(&[package("pro"), package("basic")], T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        all.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+        ["pro", "basic"]
+    );
+    let all = s.replace_packages(&[package("pro")], T0).await.unwrap();
+    assert_eq!(all.len(), 1);
+    s.delete_package("pro").await.unwrap();
+    assert!(matches!(
+        s.delete_package("pro").await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+fn new_order(account: &Account, application: &str, at: i64) -> NewOrder {
+    NewOrder {
+        id: OrderId::generate(),
+        account_id: account.id.clone(),
+        package_id: "basic".into(),
+        package_name: "Basic".into(),
+        candidate_ats_id: "cand-1".into(),
+        candidate_email: format!("{application}@example.com"),
+        application_ats_id: application.into(),
+        application_status: "Active".into(),
+        job_ats_id: "job-1".into(),
+        job_name: "Engineer".into(),
+        job_req_id: None,
+        ats_payload: json!({"candidate": {"email": format!("{application}@example.com")}}),
+        created_at: at,
+    }
+}
+
+fn ats_update(order: &Order) -> Vec<OutboxMessage> {
+    vec![OutboxMessage::Ats {
+        event_type: "assessment.update".into(),
+        payload: json!({"assessment_id": order.id, "timestamp": order.last_ats_timestamp, "status": order.status}),
+    }]
+}
+
+fn result() -> OrderResult {
+    OrderResult {
+        outcome: Outcome::Pass,
+        report_url: "https://vendor.test/r".into(),
+        summary: None,
+        score: None,
+        screenings: vec![],
+        completed_at: T0,
+    }
+}
+
+async fn orders_are_idempotent_and_follow_the_state_machine(s: Store) {
+    let (account, _) = new_account(&s).await;
+    let (other, _) = new_account(&s).await;
+    s.create_endpoint("http://127.0.0.1:9/hook", "", None, T0)
+        .await
+        .unwrap();
+    let vendor = |o: &Order| {
+        vec![OutboxMessage::Vendor {
+            event: EventType::OrderCreated,
+            payload: json!({"id": o.id}),
+        }]
+    };
+    let first = s
+        .create_order(new_order(&account, "app-1", T0), vendor)
+        .await
+        .unwrap();
+    assert!(first.created);
+    let again = s
+        .create_order(new_order(&account, "app-1", T0 + 5), vendor)
+        .await
+        .unwrap();
+    assert!(!again.created);
+    assert_eq!(again.order.id, first.order.id);
+    // The same application at another account is another order.
+    assert!(
+        s.create_order(new_order(&other, "app-1", T0), vendor)
+            .await
+            .unwrap()
+            .created
+    );
+
+    let id = first.order.id;
+    assert!(matches!(
+        s.apply_change(
+            &id,
+            Some(&other.id),
+            Change::Fail { reason: "x".into() },
+            T0,
+            ats_update
+        )
+        .await,
+        Err(StoreError::NotFound)
+    ));
+    let o = s
+        .apply_change(
+            &id,
+            Some(&account.id),
+            Change::Progress {
+                label: Some("Invited".into()),
+                eta_minutes: Some(30),
+            },
+            T0,
+            ats_update,
+        )
+        .await
+        .unwrap();
+    assert_eq!(o.status, OrderStatus::InProgress);
+    assert_eq!(
+        o.last_ats_timestamp,
+        T0 + 1,
+        "timestamps strictly increase even with a stale clock"
+    );
+    let o = s
+        .apply_change(&id, None, Change::Complete(result()), T0 + 100, ats_update)
+        .await
+        .unwrap();
+    assert_eq!(
+        (o.status, o.outcome),
+        (OrderStatus::Completed, Some(Outcome::Pass))
+    );
+    let err = s
+        .apply_change(
+            &id,
+            None,
+            Change::Cancel {
+                reason: "late".into(),
+                by: Actor::Ats,
+            },
+            T0 + 200,
+            ats_update,
+        )
+        .await;
+    assert!(matches!(
+        err,
+        Err(StoreError::Transition(TransitionError::Terminal(
+            OrderStatus::Completed
+        )))
+    ));
+
+    // A terminal order frees the application for a new order.
+    assert!(
+        s.create_order(new_order(&account, "app-1", T0 + 300), vendor)
+            .await
+            .unwrap()
+            .created
+    );
+
+    let stored = s.get_order(&id, Some(&account.id)).await.unwrap().unwrap();
+    assert_eq!(stored.result.unwrap().report_url, "https://vendor.test/r");
+    assert_eq!(
+        stored.ats_payload.unwrap()["candidate"]["email"],
+        "app-1@example.com"
+    );
+    assert!(s.get_order(&id, Some(&other.id)).await.unwrap().is_none());
+    let timeline: Vec<_> = s
+        .order_events(&id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event_type)
+        .collect();
+    assert_eq!(
+        timeline,
+        [
+            EventType::OrderCreated,
+            EventType::OrderInProgress,
+            EventType::OrderCompleted
+        ]
+    );
+    let deliveries = s
+        .list_deliveries(&DeliveryFilter {
+            order_id: Some(id),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        deliveries
+            .iter()
+            .filter(|d| d.target == DeliveryTarget::Vendor)
+            .count(),
+        1
+    );
+    assert_eq!(
+        deliveries
+            .iter()
+            .filter(|d| d.target == DeliveryTarget::Ats)
+            .count(),
+        2
+    );
+    let feed = s.list_events(0, 100).await.unwrap();
+    assert!(feed.windows(2).all(|w| w[0].seq < w[1].seq));
+}
+
+async fn order_listing_filters_and_cursor(s: Store) {
+    let (account, _) = new_account(&s).await;
+    let mut ids = vec![];
+    for i in 0..5 {
+        ids.push(
+            s.create_order(new_order(&account, &format!("app-{i}"), T0 + i), |_| vec![])
+                .await
+                .unwrap()
+                .order
+                .id,
+        );
+    }
+    s.apply_change(
+        &ids[1],
+        None,
+        Change::Fail {
+            reason: "no show".into(),
+        },
+        T0 + 50,
+        |_| vec![],
+    )
+    .await
+    .unwrap();
+    let page = s
+        .list_orders(&OrderFilter {
+            limit: 2,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        page.iter().map(|o| o.id).collect::<Vec<_>>(),
+        [ids[4], ids[3]]
+    );
+    let next = s
+        .list_orders(&OrderFilter {
+            limit: 2,
+            before: Some(ids[3]),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        next.iter().map(|o| o.id).collect::<Vec<_>>(),
+        [ids[2], ids[1]]
+    );
+    let failed = s
+        .list_orders(&OrderFilter {
+            limit: 10,
+            status: Some(OrderStatus::Failed),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(failed.len(), 1);
+    let by_email = s
+        .list_orders(&OrderFilter {
+            limit: 10,
+            candidate_email: Some("APP-2@example.com".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_email.iter().map(|o| o.id).collect::<Vec<_>>(), [ids[2]]);
+    let updated = s
+        .list_orders(&OrderFilter {
+            limit: 10,
+            updated_after: Some(T0 + 10),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(updated.len(), 1);
+}
+
+async fn outbox_claim_fifo_and_retry(s: Store) {
+    let (account, _) = new_account(&s).await;
+    let order = s
+        .create_order(new_order(&account, "app", T0), ats_update)
+        .await
+        .unwrap()
+        .order;
+    s.apply_change(
+        &order.id,
+        None,
+        Change::Progress {
+            label: None,
+            eta_minutes: None,
+        },
+        T0,
+        ats_update,
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.next_due_at().await.unwrap(), Some(T0));
+
+    // Only the first of the order's two ATS updates may go out.
+    let claimed = s.claim_due("w1", T0, 30_000, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let first = &claimed[0].delivery;
+    assert_eq!(claimed[0].payload["status"], "pending");
+    assert!(s.claim_due("w2", T0, 30_000, 10).await.unwrap().is_empty());
+
+    let attempt = Attempt {
+        attempt: 1,
+        started_at: T0,
+        duration_ms: 3,
+        status_code: Some(500),
+        error: Some("boom".into()),
+        response_excerpt: None,
+    };
+    assert_eq!(
+        s.record_attempt(
+            first,
+            "w1",
+            &attempt,
+            &AttemptResult::RetryAt(T0 + 100),
+            T0,
+            vec![]
+        )
+        .await
+        .unwrap(),
+        Recorded::Done
+    );
+    // Still first in line while it waits to be retried.
+    assert!(s
+        .claim_due("w1", T0 + 50, 30_000, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let claimed = s.claim_due("w1", T0 + 100, 30_000, 10).await.unwrap();
+    assert_eq!(claimed[0].delivery.id, first.id);
+    s.record_attempt(
+        &claimed[0].delivery,
+        "w1",
+        &attempt,
+        &AttemptResult::Dead,
+        T0 + 100,
+        vec![],
+    )
+    .await
+    .unwrap();
+    // Given up: the next update may go.
+    let claimed = s.claim_due("w1", T0 + 100, 30_000, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].payload["status"], "in_progress");
+    let ok = Attempt {
+        status_code: Some(200),
+        error: None,
+        ..attempt.clone()
+    };
+    s.record_attempt(
+        &claimed[0].delivery,
+        "w1",
+        &ok,
+        &AttemptResult::Succeeded,
+        T0 + 100,
+        vec![],
+    )
+    .await
+    .unwrap();
+
+    let (dead, _, attempts) = s.get_delivery(&first.id).await.unwrap().unwrap();
+    assert_eq!(dead.state, DeliveryState::Dead);
+    assert_eq!(attempts.len(), 2);
+    let timeline: Vec<_> = s
+        .order_events(&order.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event_type)
+        .collect();
+    assert!(timeline.contains(&EventType::DeliveryExhausted));
+    // Resending the dead older update after a newer one was accepted would move Ashby backwards.
+    assert!(matches!(
+        s.retry_delivery(&first.id, T0 + 200).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let troubled = s
+        .list_deliveries(&DeliveryFilter {
+            troubled_first: true,
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(troubled[0].id, first.id);
+}
+
+async fn leases_expire_and_are_taken_over(s: Store) {
+    let (account, _) = new_account(&s).await;
+    s.create_order(new_order(&account, "app", T0), ats_update)
+        .await
+        .unwrap();
+    let claimed = s.claim_due("dead-worker", T0, 1_000, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert!(s
+        .claim_due("w2", T0 + 999, 1_000, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let taken = s.claim_due("w2", T0 + 1_001, 1_000, 10).await.unwrap();
+    assert_eq!(taken.len(), 1);
+    let attempt = Attempt {
+        attempt: 1,
+        started_at: T0,
+        duration_ms: 1,
+        status_code: Some(200),
+        error: None,
+        response_excerpt: None,
+    };
+    // The original worker comes back late: its result is not applied.
+    assert_eq!(
+        s.record_attempt(
+            &claimed[0].delivery,
+            "dead-worker",
+            &attempt,
+            &AttemptResult::Succeeded,
+            T0 + 1_002,
+            vec![]
+        )
+        .await
+        .unwrap(),
+        Recorded::LeaseLost
+    );
+    assert_eq!(
+        s.record_attempt(
+            &taken[0].delivery,
+            "w2",
+            &attempt,
+            &AttemptResult::Failed,
+            T0 + 1_003,
+            vec![]
+        )
+        .await
+        .unwrap(),
+        Recorded::Done
+    );
+    let d = s
+        .retry_delivery(&taken[0].delivery.id, T0 + 2_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        (d.state, d.round_start, d.attempts),
+        (DeliveryState::Pending, 1, 1)
+    );
+    assert!(matches!(
+        s.retry_delivery(&d.id, T0).await,
+        Err(StoreError::Conflict(_))
+    ));
+}
+
+async fn idempotency_keys(s: Store) {
+    let (key, _) = s.create_api_key("k", T0).await.unwrap();
+    assert_eq!(
+        s.idempotency_begin(&key.id, "abc", b"h1", T0)
+            .await
+            .unwrap(),
+        IdempotencyBegin::New
+    );
+    assert_eq!(
+        s.idempotency_begin(&key.id, "abc", b"h1", T0)
+            .await
+            .unwrap(),
+        IdempotencyBegin::InProgress
+    );
+    assert_eq!(
+        s.idempotency_begin(&key.id, "abc", b"h2", T0)
+            .await
+            .unwrap(),
+        IdempotencyBegin::Mismatch
+    );
+    s.idempotency_complete(&key.id, "abc", 201, b"{}")
+        .await
+        .unwrap();
+    assert_eq!(
+        s.idempotency_begin(&key.id, "abc", b"h1", T0)
+            .await
+            .unwrap(),
+        IdempotencyBegin::Replay {
+            status: 201,
+            body: b"{}".to_vec()
+        }
+    );
+    assert_eq!(
+        s.idempotency_begin(&key.id, "stale", b"h", T0)
+            .await
+            .unwrap(),
+        IdempotencyBegin::New
+    );
+    assert_eq!(
+        s.idempotency_begin(&key.id, "stale", b"h", T0 + 120_000)
+            .await
+            .unwrap(),
+        IdempotencyBegin::New
+    );
+}
+
+async fn settings(s: Store) {
+    assert!(s.get_setting(CUSTOM_FIELDS).await.unwrap().is_none());
+    s.put_setting(CUSTOM_FIELDS, &json!([{"id": "a"}]), T0)
+        .await
+        .unwrap();
+    s.put_setting(CUSTOM_FIELDS, &json!([{"id": "b"}]), T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get_setting(CUSTOM_FIELDS).await.unwrap().unwrap(),
+        json!([{"id": "b"}])
+    );
+}
+
+async fn migrations_are_idempotent(s: Store) {
+    s.migrate().await.unwrap();
+    s.ping().await.unwrap();
+}
