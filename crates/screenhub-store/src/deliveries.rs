@@ -177,13 +177,17 @@ impl Store {
         Ok(claimed)
     }
 
-    /// When the next pending delivery falls due (leases included), if any.
-    pub async fn next_due_at(&self) -> StoreResult<Option<Millis>> {
+    /// The next moment after `now` at which a pending delivery becomes claimable
+    /// (its retry falls due or its lease expires). Deliveries due already but not
+    /// claimable wait behind another of their order's, whose completion wakes the
+    /// dispatcher anyway.
+    pub async fn next_wakeup_after(&self, now: Millis) -> StoreResult<Option<Millis>> {
         let next: Option<i64> = on_pool!(self, read, |pool| {
             sqlx::query_scalar(
-                "SELECT MIN(CASE WHEN lease_until IS NOT NULL AND lease_until > next_attempt_at \
-                 THEN lease_until ELSE next_attempt_at END) FROM deliveries WHERE state = 'pending'",
+                "SELECT MIN(t) FROM (SELECT CASE WHEN lease_until IS NOT NULL AND lease_until > next_attempt_at \
+                 THEN lease_until ELSE next_attempt_at END AS t FROM deliveries WHERE state = 'pending') due WHERE t > $1",
             )
+            .bind(now)
             .fetch_one(pool)
             .await?
         });

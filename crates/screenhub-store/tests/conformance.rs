@@ -516,7 +516,8 @@ async fn outbox_claim_fifo_and_retry(s: Store) {
     )
     .await
     .unwrap();
-    assert_eq!(s.next_due_at().await.unwrap(), Some(T0));
+    assert_eq!(s.next_wakeup_after(T0 - 1).await.unwrap(), Some(T0));
+    assert_eq!(s.next_wakeup_after(T0).await.unwrap(), None);
 
     // Only the first of the order's two ATS updates may go out.
     let claimed = s.claim_due("w1", T0, 30_000, 10).await.unwrap();

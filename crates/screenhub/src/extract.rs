@@ -139,3 +139,12 @@ impl FromRequestParts<AppState> for VendorKey {
         }
     }
 }
+
+/// For `Option<Option<T>>` fields: absent → `None`, `null` → `Some(None)`.
+pub fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}

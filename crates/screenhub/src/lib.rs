@@ -1,1 +1,22 @@
+//! Screenhub: a self-hostable hub between applicant tracking systems (Ashby
+//! first) and background-check and assessment vendors.
+//!
+//! The binary is a thin shell over [`cli::run`]; tests start a [`app::Hub`]
+//! on port 0 with a fresh database.
 
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod dispatch;
+pub mod error;
+pub mod extract;
+pub mod ops;
+pub mod outbound;
+pub mod state;
+pub mod views;
+pub mod webhooks;
+
+pub use app::{Hub, Roles};
+pub use config::Config;
+pub use state::AppState;

@@ -1,0 +1,134 @@
+//! Ashby's partner API, which Ashby calls on the hub: `POST /ats/ashby/<method>`,
+//! authenticated with the account's External Trigger Token, in Ashby's envelope.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use screenhub_ashby::partner::{start_response, AssessmentType, CustomFieldsResponse, PartnerErrorBody};
+use screenhub_ashby::public::{new_request_id, ErrorEnvelope, SuccessEnvelope};
+use screenhub_core::account::AccountStatus;
+use screenhub_store::Account;
+
+use crate::ops::{self, AtsAnswer, AtsFailure};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/assessment.list", post(list))
+        .route("/assessment.start", post(start))
+        .route("/assessment.cancel", post(cancel))
+        // Ashby's docs name this path three ways; serve them all.
+        .route("/customField.list", post(custom_fields))
+        .route("/assessment.customField.list", post(custom_fields))
+        .route("/customFields.fetch", post(custom_fields))
+}
+
+fn envelope_error(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, Json(ErrorEnvelope::new(code, message, Some(new_request_id())))).into_response()
+}
+
+/// The token Ashby presents: the Basic username (Ashby's way), the Basic
+/// password, or a Bearer token.
+fn presented_token(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    if let Some(b64) = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic ")) {
+        let decoded = String::from_utf8(STANDARD.decode(b64.trim()).ok()?).ok()?;
+        let (user, pass) = decoded.split_once(':').unwrap_or((&decoded, ""));
+        let token = if user.is_empty() { pass } else { user };
+        return (!token.is_empty()).then(|| token.to_owned());
+    }
+    let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer "))?.trim();
+    (!token.is_empty()).then(|| token.to_owned())
+}
+
+/// The account whose token Ashby presented, or Ashby's 401/403 envelope.
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Account, Response> {
+    let Some(token) = presented_token(headers) else {
+        return Err(envelope_error(
+            StatusCode::UNAUTHORIZED,
+            "missing_api_key",
+            "No API key was sent. Paste the External Trigger Token from the vendor's setup page into the integration's API Key field.",
+        ));
+    };
+    match state.store.find_account_by_token(&token, state.now()).await {
+        Ok(Some(account)) if account.status() == AccountStatus::Disabled => Err(envelope_error(
+            StatusCode::FORBIDDEN,
+            "integration_disabled",
+            "This integration is switched off for your organisation. Contact the vendor to turn it back on.",
+        )),
+        Ok(Some(account)) => Ok(account),
+        Ok(None) => Err(envelope_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_api_key",
+            "This API key is not valid. It may have been rotated: copy the current External Trigger Token from the vendor's setup page.",
+        )),
+        Err(e) => Err(internal(e)),
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> Response {
+    let request_id = new_request_id();
+    tracing::error!(error = %e, request_id, "partner API failed");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Json(ErrorEnvelope::new("internal_error", "Something went wrong on the vendor's side. Try again in a minute.", Some(request_id))),
+    )
+        .into_response()
+}
+
+fn answer(result: Result<AtsAnswer, AtsFailure>) -> Response {
+    match result {
+        Ok(a) => Json(start_response(a.order.id.0, a.update_request)).into_response(),
+        Err(AtsFailure::Rejected(r)) => (r.status, Json(PartnerErrorBody { message: r.message })).into_response(),
+        Err(AtsFailure::Internal(e)) => internal(e),
+    }
+}
+
+async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let account = match authenticate(&state, &headers).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    match state.store.list_packages().await {
+        Ok(packages) => {
+            let types: Vec<AssessmentType> = packages
+                .iter()
+                .filter(|p| p.offered_to(&account.id))
+                .map(|p| AssessmentType { assessment_type_id: p.ats_type_id, name: p.name.clone(), description: p.description.clone() })
+                .collect();
+            Json(SuccessEnvelope::new(types)).into_response()
+        }
+        Err(e) => internal(e),
+    }
+}
+
+async fn start(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let account = match authenticate(&state, &headers).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    answer(ops::start_assessment(&state, &account, &body).await)
+}
+
+async fn cancel(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let account = match authenticate(&state, &headers).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    answer(ops::cancel_from_ats(&state, &account, &body).await)
+}
+
+async fn custom_fields(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(r) = authenticate(&state, &headers).await {
+        return r;
+    }
+    match super::v1_custom_fields(&state).await {
+        Ok(fields) => Json(CustomFieldsResponse::new(fields)).into_response(),
+        Err(e) => internal(e),
+    }
+}

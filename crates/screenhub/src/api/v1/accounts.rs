@@ -1,0 +1,182 @@
+//! `/v1/accounts`: one per employer ATS account.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use screenhub_core::account::{Ats, Environment};
+use screenhub_core::AccountId;
+use screenhub_store::{AccountPatch, NewAccount};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{path_id, ApiJson, ApiQuery, OptionalJson, VendorKey};
+use crate::ops;
+use crate::state::AppState;
+use crate::views::{AccountView, AccountWithToken, Page};
+
+use super::{limit, ListParams};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_accounts, create_account))
+        .routes(routes!(get_account, update_account))
+        .routes(routes!(rotate_token))
+        .routes(routes!(set_ats_credentials))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAccount {
+    /// The employer's name, as the vendor's staff know it.
+    pub name: String,
+    pub ats: Ats,
+    #[serde(default)]
+    pub environment: Environment,
+    /// Ashby's public API base URL; defaults to Ashby's. Point it at
+    /// `screenhub sim ashby` to test.
+    pub ats_api_base_url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAccount {
+    pub name: Option<String>,
+    /// `true` refuses every call from the employer's ATS until re-enabled.
+    pub disabled: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateToken {
+    /// Keep the old token working for this many seconds (at most 30 days), so
+    /// the employer can paste the new one into Ashby without downtime.
+    pub grace_period_seconds: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AtsCredentials {
+    /// The Ashby API key the employer's admin created for this integration.
+    pub api_key: String,
+}
+
+pub(crate) fn validate_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::validation("name must be 1–200 characters"));
+    }
+    Ok(name.to_owned())
+}
+
+fn view(state: &AppState, account: &screenhub_store::Account) -> AccountView {
+    AccountView::new(account, state.ats_partner_base_url())
+}
+
+async fn find(state: &AppState, raw: &str) -> ApiResult<screenhub_store::Account> {
+    let id: AccountId = path_id(raw, "account")?;
+    state.store.get_account(&id).await?.ok_or_else(|| ApiError::not_found("account"))
+}
+
+/// Create an account for an employer; returns its External Trigger Token once.
+#[utoipa::path(post, path = "/v1/accounts", tag = "accounts", request_body = CreateAccount,
+    responses((status = 201, body = AccountWithToken), (status = 422, body = crate::error::ErrorBody)))]
+async fn create_account(
+    State(state): State<AppState>,
+    _key: VendorKey,
+    ApiJson(body): ApiJson<CreateAccount>,
+) -> ApiResult<(StatusCode, Json<AccountWithToken>)> {
+    let name = validate_name(&body.name)?;
+    let base = body.ats_api_base_url.unwrap_or_else(|| state.config.ashby_api_base_url.clone());
+    let base = screenhub_core::order::validate_http_url(&base)
+        .map_err(|e| ApiError::validation(format!("ats_api_base_url {e}")))?
+        .as_str()
+        .trim_end_matches('/')
+        .to_owned();
+    state.policy.check_url(&base).map_err(|e| ApiError::validation(format!("ats_api_base_url: {e}")))?;
+    let new = NewAccount { name, ats: body.ats, environment: body.environment, ats_api_base_url: base };
+    let (account, token) = state.store.create_account(new, state.now()).await?;
+    tracing::info!(account_id = %account.id, "account created");
+    Ok((StatusCode::CREATED, Json(AccountWithToken { account: view(&state, &account), external_trigger_token: token })))
+}
+
+/// List accounts, oldest first.
+#[utoipa::path(get, path = "/v1/accounts", tag = "accounts", params(ListParams),
+    responses((status = 200, body = Page<AccountView>)))]
+async fn list_accounts(
+    State(state): State<AppState>,
+    _key: VendorKey,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> ApiResult<Json<Page<AccountView>>> {
+    let limit = limit(params.limit)?;
+    let after = params.cursor.as_deref().map(|c| path_id::<AccountId>(c, "account")).transpose()
+        .map_err(|_| ApiError::bad_request("cursor is not one this API returned"))?;
+    let accounts = state.store.list_accounts(after.as_ref(), limit + 1).await?;
+    let more = accounts.len() > limit as usize;
+    let data: Vec<_> = accounts.iter().take(limit as usize).map(|a| view(&state, a)).collect();
+    let next_cursor = if more { data.last().map(|a| a.id.to_string()) } else { None };
+    Ok(Json(Page { data, next_cursor }))
+}
+
+#[utoipa::path(get, path = "/v1/accounts/{id}", tag = "accounts", params(("id" = String, Path)),
+    responses((status = 200, body = AccountView), (status = 404, body = crate::error::ErrorBody)))]
+async fn get_account(State(state): State<AppState>, _key: VendorKey, Path(id): Path<String>) -> ApiResult<Json<AccountView>> {
+    let account = find(&state, &id).await?;
+    Ok(Json(view(&state, &account)))
+}
+
+/// Rename, disable or re-enable an account.
+#[utoipa::path(patch, path = "/v1/accounts/{id}", tag = "accounts", params(("id" = String, Path)), request_body = UpdateAccount,
+    responses((status = 200, body = AccountView), (status = 404, body = crate::error::ErrorBody)))]
+async fn update_account(
+    State(state): State<AppState>,
+    _key: VendorKey,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateAccount>,
+) -> ApiResult<Json<AccountView>> {
+    let account = find(&state, &id).await?;
+    let name = body.name.as_deref().map(validate_name).transpose()?;
+    let account = state
+        .store
+        .update_account(&account.id, AccountPatch { name, disabled: body.disabled }, state.now())
+        .await?;
+    Ok(Json(view(&state, &account)))
+}
+
+/// Mint a new External Trigger Token; the old one stops working (after the grace period, if any).
+#[utoipa::path(post, path = "/v1/accounts/{id}/rotate-token", tag = "accounts", params(("id" = String, Path)), request_body(content = RotateToken, description = "optional"),
+    responses((status = 200, body = AccountWithToken), (status = 404, body = crate::error::ErrorBody)))]
+async fn rotate_token(
+    State(state): State<AppState>,
+    _key: VendorKey,
+    Path(id): Path<String>,
+    OptionalJson(body): OptionalJson<RotateToken>,
+) -> ApiResult<Json<AccountWithToken>> {
+    let account = find(&state, &id).await?;
+    const MAX_GRACE: u64 = 30 * 24 * 3600;
+    let grace = body.grace_period_seconds.filter(|g| *g > 0);
+    if grace.is_some_and(|g| g > MAX_GRACE) {
+        return Err(ApiError::validation("grace_period_seconds may be at most 2592000 (30 days)"));
+    }
+    let now = state.now();
+    let until = grace.map(|g| now + g as i64 * 1000);
+    let (account, token) = state.store.rotate_account_token(&account.id, until, now).await?;
+    tracing::info!(account_id = %account.id, "external trigger token rotated");
+    Ok(Json(AccountWithToken { account: view(&state, &account), external_trigger_token: token }))
+}
+
+/// Verify the employer's Ashby API key live (`apiKey.info`) and store it; the account becomes `active`.
+#[utoipa::path(put, path = "/v1/accounts/{id}/ats-credentials", tag = "accounts", params(("id" = String, Path)), request_body = AtsCredentials,
+    responses((status = 200, body = AccountView), (status = 422, description = "Ashby rejected the key, or it lacks a permission", body = crate::error::ErrorBody),
+        (status = 502, description = "Ashby could not be reached", body = crate::error::ErrorBody)))]
+async fn set_ats_credentials(
+    State(state): State<AppState>,
+    _key: VendorKey,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<AtsCredentials>,
+) -> ApiResult<Json<AccountView>> {
+    let account = find(&state, &id).await?;
+    let account = ops::connect_ats_key(&state, &account.id, &body.api_key).await?;
+    Ok(Json(view(&state, &account)))
+}

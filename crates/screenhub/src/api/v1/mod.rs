@@ -1,0 +1,58 @@
+//! The vendor API (`/v1`), authenticated with `Authorization: Bearer <vendor API key>`.
+
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+mod accounts;
+pub(crate) mod custom_fields;
+mod deliveries;
+mod events;
+mod orders;
+mod packages;
+mod webhook_endpoints;
+
+pub use accounts::validate_name;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(accounts::router())
+        .merge(packages::router())
+        .merge(custom_fields::router())
+        .merge(orders::router())
+        .merge(webhook_endpoints::router())
+        .merge(deliveries::router())
+        .merge(events::router())
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// Page size, 1–100 (default 50).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+pub const DEFAULT_LIMIT: u32 = 50;
+pub const MAX_LIMIT: u32 = 100;
+
+pub fn limit(requested: Option<u32>) -> Result<u32, ApiError> {
+    match requested {
+        None => Ok(DEFAULT_LIMIT),
+        Some(l) if (1..=MAX_LIMIT).contains(&l) => Ok(l),
+        Some(_) => Err(ApiError::bad_request(format!("limit must be between 1 and {MAX_LIMIT}"))),
+    }
+}
+
+/// Parse an RFC 3339 time given as a query parameter.
+pub fn query_time(name: &str, raw: Option<&str>) -> Result<Option<i64>, ApiError> {
+    raw.map(|r| {
+        screenhub_core::clock::parse_rfc3339(r)
+            .ok_or_else(|| ApiError::bad_request(format!("{name} must be an RFC 3339 time such as 2026-01-31T09:00:00Z")))
+    })
+    .transpose()
+}

@@ -1,0 +1,258 @@
+//! The `screenhub` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use screenhub_core::account::{Ats, Environment};
+use screenhub_core::clock::{rfc3339, Clock, SystemClock};
+use screenhub_store::NewAccount;
+use serde_json::json;
+
+use crate::app::{open_store, Hub, Roles};
+use crate::config::{Config, Overrides};
+
+#[derive(Parser)]
+#[command(name = "screenhub", version, about = "A self-hostable hub between applicant tracking systems and background-check vendors.")]
+struct Cli {
+    /// A TOML configuration file (see config.default.toml for every setting).
+    #[arg(long, global = true, env = "SCREENHUB_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the hub: the vendor API, Ashby's partner API and the delivery worker.
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate(DbArgs),
+    /// Vendor API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Employer accounts.
+    #[command(subcommand)]
+    Accounts(AccountsCommand),
+    /// Print the vendor API's OpenAPI document.
+    Openapi,
+}
+
+#[derive(Args, Default)]
+struct DbArgs {
+    /// Database URL (default: SQLite in the data directory).
+    #[arg(long, env = "SCREENHUB_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Directory for the SQLite database and the master key file.
+    #[arg(long, env = "SCREENHUB_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on (default 127.0.0.1:8080).
+    #[arg(long, env = "SCREENHUB_LISTEN")]
+    listen: Option<String>,
+    #[command(flatten)]
+    db: DbArgs,
+    /// Serve the HTTP APIs (with --worker: both; neither flag: both).
+    #[arg(long)]
+    api: bool,
+    /// Run the delivery worker.
+    #[arg(long)]
+    worker: bool,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a vendor API key; it is printed once.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Print `{"id", "api_key"}`.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// List vendor API keys (never their secrets).
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Revoke a vendor API key.
+    Revoke {
+        id: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountsCommand {
+    /// Create an employer account and print its External Trigger Token once.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Ashby's public API base URL for this account (default: Ashby's).
+        #[arg(long)]
+        ats_api_base_url: Option<String>,
+        /// `production` or `test`.
+        #[arg(long, default_value = "production")]
+        environment: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// List accounts.
+    List {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(config: Option<&std::path::Path>, db: &DbArgs, listen: Option<String>) -> anyhow::Result<Config> {
+    let overrides = Overrides { listen, database_url: db.database_url.clone(), data_dir: db.data_dir.clone() };
+    Config::load(config, &overrides)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let file = cli.config.as_deref();
+    match cli.command {
+        Command::Serve(args) => {
+            let config = load(file, &args.db, args.listen)?;
+            crate::app::init_tracing(config.log_format);
+            let roles = if args.api || args.worker { Roles { api: args.api, worker: args.worker } } else { Roles::default() };
+            let listener = tokio::net::TcpListener::bind(config.listen)
+                .await
+                .with_context(|| format!("listening on {}", config.listen))?;
+            let hub = Hub::start(config, listener, roles).await?;
+            tracing::info!(
+                url = %hub.url(),
+                partner_base_url = %hub.state.ats_partner_base_url(),
+                database = %crate::app::redact(&hub.state.config.database_url()),
+                api = roles.api,
+                worker = roles.worker,
+                "screenhub is ready"
+            );
+            let token = hub.shutdown_token();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                tracing::info!("shutting down: finishing requests and deliveries in flight");
+                token.cancel();
+            });
+            hub.wait().await
+        }
+        Command::Migrate(db) => {
+            let config = load(file, &db, None)?;
+            open_store(&config).await?;
+            println!("database is up to date: {}", crate::app::redact(&config.database_url()));
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Create { name, json, db }) => {
+            let config = load(file, &db, None)?;
+            let store = open_store(&config).await?;
+            let name = crate::api::v1::validate_name(&name).map_err(|e| anyhow::anyhow!(e.message))?;
+            let (key, secret) = store.create_api_key(&name, SystemClock.now_ms()).await?;
+            if json {
+                println!("{}", json!({ "id": key.id, "api_key": secret }));
+            } else {
+                println!("Created vendor API key {} ({name}):\n\n  {secret}\n", key.id);
+                println!("Store it now: it is shown only once. Use it as `Authorization: Bearer <key>`.");
+            }
+            Ok(())
+        }
+        Command::Keys(KeysCommand::List { db }) => {
+            let store = open_store(&load(file, &db, None)?).await?;
+            for key in store.list_api_keys().await? {
+                let state = key.revoked_at.map(|t| format!("revoked {}", rfc3339(t))).unwrap_or_else(|| "active".into());
+                println!("{}  {:<24}  {}  created {}  {state}", key.id, key.name, key.prefix, rfc3339(key.created_at));
+            }
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Revoke { id, db }) => {
+            let store = open_store(&load(file, &db, None)?).await?;
+            let id = id.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+            store.revoke_api_key(&id, SystemClock.now_ms()).await.context("revoking the key")?;
+            println!("revoked {id}");
+            Ok(())
+        }
+        Command::Accounts(AccountsCommand::Create { name, ats_api_base_url, environment, json, db }) => {
+            let config = load(file, &db, None)?;
+            let store = open_store(&config).await?;
+            let name = crate::api::v1::validate_name(&name).map_err(|e| anyhow::anyhow!(e.message))?;
+            let environment = Environment::parse(&environment)
+                .ok_or_else(|| anyhow::anyhow!("--environment must be `production` or `test`"))?;
+            let base = ats_api_base_url.unwrap_or_else(|| config.ashby_api_base_url.clone());
+            screenhub_core::order::validate_http_url(&base).map_err(|e| anyhow::anyhow!("--ats-api-base-url {e}"))?;
+            let new = NewAccount { name, ats: Ats::Ashby, environment, ats_api_base_url: base.trim_end_matches('/').to_owned() };
+            let (account, token) = store.create_account(new, SystemClock.now_ms()).await?;
+            let partner_base_url = format!("{}/ats/ashby", config.public_url(config.listen));
+            if json {
+                println!(
+                    "{}",
+                    json!({ "id": account.id, "external_trigger_token": token, "ats_partner_base_url": partner_base_url })
+                );
+            } else {
+                println!("Created account {} ({}).\n", account.id, account.name);
+                println!("The employer pastes this External Trigger Token into Ashby (Admin → Integrations → your integration → API Key):\n\n  {token}\n");
+                println!("Ashby calls the hub at: {partner_base_url}");
+            }
+            Ok(())
+        }
+        Command::Accounts(AccountsCommand::List { json, db }) => {
+            let store = open_store(&load(file, &db, None)?).await?;
+            let accounts = store.list_accounts(None, 1000).await?;
+            for a in accounts {
+                if json {
+                    println!("{}", json!({ "id": a.id, "name": a.name, "status": a.status(), "status_reason": a.status_reason }));
+                } else {
+                    println!("{}  {:<30}  {:<8}  {}", a.id, a.name, a.status().as_str(), a.status_reason.unwrap_or_default());
+                }
+            }
+            Ok(())
+        }
+        Command::Openapi => {
+            println!("{}", crate::api::openapi().to_pretty_json()?);
+            Ok(())
+        }
+    }
+}
+
+/// SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,303 @@
+//! The delivery worker: claims due deliveries under a lease, attempts them, and
+//! records every attempt. It sleeps until new work is written (a notification),
+//! a retry falls due, or a lease expires, with a slow poll as the safety net.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use screenhub_ashby::AttemptClass;
+use screenhub_core::delivery::{parse_retry_after, verdict_for_status, DeliveryTarget, Verdict};
+use screenhub_core::event::EventType;
+use screenhub_store::{Attempt, AttemptResult, ClaimedDelivery, Delivery, OutboxMessage, Recorded};
+use serde_json::{json, Value};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::ops::webhook_body;
+use crate::outbound::describe_transport_error;
+use crate::state::AppState;
+use crate::views::DeliveryView;
+
+/// Even with nothing to do, look again this often (another node may have
+/// written work without telling us).
+const SAFETY_POLL: Duration = Duration::from_secs(5);
+/// At most this much of a response is kept with an attempt.
+const EXCERPT_BYTES: usize = 1024;
+
+/// What one attempt came to.
+struct Outcome {
+    verdict: Verdict,
+    status: Option<u16>,
+    error: Option<String>,
+    excerpt: Option<String>,
+    /// The ATS refused the account's key: the account needs attention.
+    auth_rejected: bool,
+}
+
+impl Outcome {
+    fn permanent(error: impl Into<String>) -> Self {
+        Self { verdict: Verdict::Permanent, status: None, error: Some(error.into()), excerpt: None, auth_rejected: false }
+    }
+}
+
+fn lease_ms(state: &AppState) -> i64 {
+    // Longer than any attempt can take, so a live worker never loses its lease.
+    state.config.outbound_timeout_ms as i64 + 30_000
+}
+
+/// Run until `shutdown`; then stop claiming and let attempts in flight finish.
+pub async fn run(state: AppState, shutdown: CancellationToken) {
+    let slots = Arc::new(Semaphore::new(state.config.delivery_concurrency));
+    let mut in_flight = JoinSet::new();
+    tracing::info!(node = %state.node_id, "delivery worker started");
+    loop {
+        while in_flight.try_join_next().is_some() {}
+        let free = slots.available_permits();
+        let now = state.now();
+        if free > 0 {
+            match state.store.claim_due(&state.node_id, now, lease_ms(&state), free as u32).await {
+                Ok(batch) => {
+                    let full = batch.len() == free;
+                    for claimed in batch {
+                        let permit = slots.clone().acquire_owned().await.expect("the semaphore is never closed");
+                        let state = state.clone();
+                        in_flight.spawn(async move {
+                            attempt(&state, claimed).await;
+                            drop(permit);
+                            state.work_added();
+                        });
+                    }
+                    if full {
+                        continue;
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "claiming deliveries failed; retrying shortly"),
+            }
+        }
+        let wait = match state.store.next_wakeup_after(now).await {
+            Ok(Some(at)) => Duration::from_millis((at - now).max(1) as u64).min(SAFETY_POLL),
+            Ok(None) => SAFETY_POLL,
+            Err(e) => {
+                tracing::error!(error = %e, "reading the delivery queue failed");
+                Duration::from_secs(1)
+            }
+        };
+        tokio::select! {
+            _ = state.wake.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.cancelled() => break,
+        }
+    }
+    tracing::info!(in_flight = in_flight.len(), "delivery worker stopping; finishing attempts in flight");
+    while in_flight.join_next().await.is_some() {}
+}
+
+/// Attempt everything due now, one at a time, until nothing is left to claim.
+/// For tests and tools that drive time themselves. Returns the attempts made.
+pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
+    let mut attempts = 0;
+    loop {
+        let batch = state.store.claim_due(&state.node_id, state.now(), lease_ms(state), 100).await?;
+        if batch.is_empty() {
+            return Ok(attempts);
+        }
+        for claimed in batch {
+            attempt(state, claimed).await;
+            attempts += 1;
+        }
+    }
+}
+
+/// One attempt of one delivery, recorded whatever happens.
+pub async fn attempt(state: &AppState, claimed: ClaimedDelivery) {
+    let delivery = &claimed.delivery;
+    let started_at = state.now();
+    let clock = Instant::now();
+    let outcome = match delivery.target {
+        DeliveryTarget::Vendor => send_webhook(state, delivery, &claimed.payload).await,
+        DeliveryTarget::Ats => send_to_ats(state, delivery, &claimed.payload).await,
+    };
+    let duration_ms = clock.elapsed().as_millis() as i64;
+    let now = state.now();
+    let attempts_this_round = (delivery.attempts - delivery.round_start + 1).max(1) as usize;
+    let result = match outcome.verdict {
+        Verdict::Delivered => AttemptResult::Succeeded,
+        Verdict::Permanent => AttemptResult::Failed,
+        Verdict::Retry { retry_after_ms } => {
+            let jitter = rand::thread_rng().gen::<f64>();
+            match state.schedule.next_attempt_at(now, attempts_this_round, retry_after_ms, jitter) {
+                Some(at) => AttemptResult::RetryAt(at),
+                None => AttemptResult::Dead,
+            }
+        }
+    };
+    if outcome.auth_rejected {
+        if let Some(account) = &delivery.account_id {
+            let reason = format!(
+                "Ashby rejected the API key (HTTP {}); the employer's admin must connect a new Ashby API key",
+                outcome.status.unwrap_or_default()
+            );
+            if let Err(e) = state.store.set_account_error(account, &reason, now).await {
+                tracing::error!(error = %e, "could not flag the account");
+            }
+        }
+    }
+    let record = Attempt {
+        attempt: delivery.attempts + 1,
+        started_at,
+        duration_ms,
+        status_code: outcome.status.map(i64::from),
+        error: outcome.error.clone(),
+        response_excerpt: outcome.excerpt,
+    };
+    let announce = announcement(delivery, &result, &record, now);
+    match state.store.record_attempt(delivery, &state.node_id, &record, &result, now, announce).await {
+        Ok(Recorded::Done) => {}
+        Ok(Recorded::LeaseLost) => {
+            tracing::warn!(delivery_id = %delivery.id, "lease was taken over while attempting; the other worker's result stands")
+        }
+        Err(e) => tracing::error!(delivery_id = %delivery.id, error = %e, "could not record a delivery attempt; it will be retried when its lease expires"),
+    }
+    match &result {
+        AttemptResult::Succeeded => {
+            tracing::debug!(delivery_id = %delivery.id, target = delivery.target.as_str(), duration_ms, "delivered")
+        }
+        other => tracing::info!(
+            delivery_id = %delivery.id,
+            target = delivery.target.as_str(),
+            status = ?outcome.status,
+            error = outcome.error.as_deref().unwrap_or(""),
+            result = ?other,
+            "delivery attempt did not succeed"
+        ),
+    }
+}
+
+/// Tell the vendor when an update to the ATS was given up (never for a vendor
+/// webhook itself, which would only fail the same way).
+fn announcement(delivery: &Delivery, result: &AttemptResult, attempt: &Attempt, now: i64) -> Vec<OutboxMessage> {
+    if delivery.target != DeliveryTarget::Ats {
+        return vec![];
+    }
+    let event = match result {
+        AttemptResult::Dead => EventType::DeliveryExhausted,
+        AttemptResult::Failed => EventType::DeliveryFailed,
+        _ => return vec![],
+    };
+    let mut view = DeliveryView::from(delivery);
+    view.attempt_count = attempt.attempt;
+    view.last_status_code = attempt.status_code;
+    view.last_error = attempt.error.clone();
+    vec![OutboxMessage::Vendor { event, payload: webhook_body(event, now, json!({ "delivery": view })) }]
+}
+
+async fn send_webhook(state: &AppState, delivery: &Delivery, payload: &Value) -> Outcome {
+    let Some(endpoint_id) = &delivery.endpoint_id else {
+        return Outcome::permanent("this webhook has no endpoint");
+    };
+    let (url, secrets) = match state.store.endpoint_secrets(endpoint_id, state.now()).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return Outcome::permanent("the webhook endpoint was deleted"),
+        Err(e) => {
+            return Outcome {
+                verdict: Verdict::Retry { retry_after_ms: None },
+                status: None,
+                error: Some(format!("could not read the endpoint: {e}")),
+                excerpt: None,
+                auth_rejected: false,
+            }
+        }
+    };
+    if let Err(e) = state.policy.check_url(&url) {
+        return Outcome::permanent(e);
+    }
+    let body = serde_json::to_vec(payload).expect("JSON values always serialise");
+    let timestamp = state.now() / 1000;
+    let signature = match crate::webhooks::sign(&secrets, delivery.id.as_str(), timestamp, &body) {
+        Ok(s) => s,
+        Err(e) => return Outcome::permanent(format!("could not sign the webhook: {e}")),
+    };
+    let response = state
+        .http
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("webhook-id", delivery.id.as_str())
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signature)
+        .body(body)
+        .send()
+        .await;
+    match response {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, state.now()));
+            let excerpt = read_excerpt(response).await;
+            let verdict = verdict_for_status(status, retry_after);
+            let error = (verdict != Verdict::Delivered).then(|| format!("the endpoint answered HTTP {status}"));
+            Outcome { verdict, status: Some(status), error, excerpt, auth_rejected: false }
+        }
+        Err(e) => Outcome {
+            verdict: Verdict::Retry { retry_after_ms: None },
+            status: None,
+            error: Some(describe_transport_error(&e)),
+            excerpt: None,
+            auth_rejected: false,
+        },
+    }
+}
+
+async fn send_to_ats(state: &AppState, delivery: &Delivery, payload: &Value) -> Outcome {
+    let Some(account) = &delivery.account_id else {
+        return Outcome::permanent("this update has no account");
+    };
+    let credentials = match state.store.ats_credentials(account).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return Outcome::permanent("the account has no verified Ashby API key"),
+        Err(e) => {
+            return Outcome {
+                verdict: Verdict::Retry { retry_after_ms: None },
+                status: None,
+                error: Some(format!("could not read the account's credentials: {e}")),
+                excerpt: None,
+                auth_rejected: false,
+            }
+        }
+    };
+    if let Err(e) = state.policy.check_url(&credentials.base_url) {
+        return Outcome::permanent(e);
+    }
+    let answer = state.ashby.call(&credentials.base_url, &credentials.api_key, &delivery.event_type, payload).await;
+    Outcome {
+        verdict: answer.verdict(),
+        status: answer.status,
+        error: answer.error.clone(),
+        excerpt: (!answer.response_excerpt.is_empty()).then(|| answer.response_excerpt.clone()),
+        auth_rejected: answer.class == AttemptClass::AuthRejected,
+    }
+}
+
+/// The start of a response body, cut on a character boundary.
+async fn read_excerpt(mut response: reqwest::Response) -> Option<String> {
+    let mut bytes = Vec::new();
+    while bytes.len() < EXCERPT_BYTES * 4 {
+        match response.chunk().await {
+            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    if bytes.is_empty() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let mut end = text.len().min(EXCERPT_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(text[..end].to_owned())
+}

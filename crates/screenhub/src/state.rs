@@ -1,0 +1,77 @@
+//! What every handler and worker shares.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use screenhub_ashby::AshbyClient;
+use screenhub_core::clock::{Clock, Millis};
+use screenhub_core::retry::RetrySchedule;
+use screenhub_store::{ApiKey, Store, StoreResult};
+use tokio::sync::Notify;
+
+use crate::config::Config;
+use crate::outbound::OutboundPolicy;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub store: Store,
+    pub config: Config,
+    /// Where people and the ATS reach this hub (no trailing slash).
+    pub public_url: String,
+    pub clock: Arc<dyn Clock>,
+    /// Wakes the delivery dispatcher when new work is written.
+    pub wake: Arc<Notify>,
+    pub http: reqwest::Client,
+    pub ashby: AshbyClient,
+    pub policy: OutboundPolicy,
+    pub schedule: RetrySchedule,
+    /// Identifies this process's leases.
+    pub node_id: String,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(store: Store, config: Config, public_url: String, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let policy = OutboundPolicy::new(config.outbound_allow.clone());
+        let http = crate::outbound::client(&policy, std::time::Duration::from_millis(config.outbound_timeout_ms));
+        let schedule = config.retry_schedule().map_err(anyhow::Error::msg)?;
+        Ok(Self(Arc::new(Inner {
+            store,
+            public_url,
+            clock,
+            wake: Arc::new(Notify::new()),
+            ashby: AshbyClient::new(http.clone(), crate::outbound::user_agent()),
+            http,
+            policy,
+            schedule,
+            node_id: format!("node-{}", ulid::Ulid::new()),
+            config,
+        })))
+    }
+
+    pub fn now(&self) -> Millis {
+        self.clock.now_ms()
+    }
+
+    /// The base URL the employer's Ashby must call.
+    pub fn ats_partner_base_url(&self) -> String {
+        format!("{}/ats/ashby", self.public_url)
+    }
+
+    pub async fn vendor_key(&self, token: &str) -> StoreResult<Option<ApiKey>> {
+        self.store.find_api_key(token).await
+    }
+
+    /// New deliveries were written: let the dispatcher know now.
+    pub fn work_added(&self) {
+        self.wake.notify_one();
+    }
+}
