@@ -11,6 +11,8 @@
 
 pub mod partner;
 pub mod public;
+pub mod validate;
 
 pub use partner::{parse_cancel_request, parse_start_request, StartRejection, StartRequest};
 pub use public::{AssessmentUpdate, DataValue, DataValueType};
+pub use validate::validate_update;
