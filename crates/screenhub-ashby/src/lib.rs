@@ -9,10 +9,12 @@
 //! - [`validate`]: strict validation of an `assessment.update` body, as Ashby does it;
 //! - [`client`]: the outbound client, which classifies every attempt for the delivery worker.
 
+pub mod mapping;
 pub mod partner;
 pub mod public;
 pub mod validate;
 
+pub use mapping::{assessment_update, UpdateKind};
 pub use partner::{parse_cancel_request, parse_start_request, StartRejection, StartRequest};
 pub use public::{AssessmentUpdate, DataValue, DataValueType};
 pub use validate::validate_update;
