@@ -9,11 +9,13 @@
 //! - [`validate`]: strict validation of an `assessment.update` body, as Ashby does it;
 //! - [`client`]: the outbound client, which classifies every attempt for the delivery worker.
 
+pub mod client;
 pub mod mapping;
 pub mod partner;
 pub mod public;
 pub mod validate;
 
+pub use client::{AshbyClient, AshbyError, AttemptClass, AttemptOutcome};
 pub use mapping::{assessment_update, UpdateKind};
 pub use partner::{parse_cancel_request, parse_start_request, StartRejection, StartRequest};
 pub use public::{AssessmentUpdate, DataValue, DataValueType};
