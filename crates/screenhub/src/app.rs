@@ -143,6 +143,15 @@ impl Hub {
         Ok(())
     }
 
+    /// Stop at once, abandoning whatever is in flight (leases included), as a
+    /// crash would; for tests of recovery.
+    pub async fn abort(mut self) {
+        for task in [self.server.take().map(|t| t.abort_handle()), self.worker.take().map(|t| t.abort_handle())].into_iter().flatten() {
+            task.abort();
+        }
+        self.state.store.close().await;
+    }
+
     /// Stop accepting, finish requests and attempts in flight, close the database.
     pub async fn stop(self) -> anyhow::Result<()> {
         self.shutdown.cancel();

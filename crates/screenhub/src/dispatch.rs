@@ -44,7 +44,7 @@ impl Outcome {
 
 fn lease_ms(state: &AppState) -> i64 {
     // Longer than any attempt can take, so a live worker never loses its lease.
-    state.config.outbound_timeout_ms as i64 + 30_000
+    state.config.outbound_timeout_ms as i64 + 5_000
 }
 
 /// Run until `shutdown`; then stop claiming and let attempts in flight finish.

@@ -292,6 +292,10 @@ impl From<&screenhub_store::Event> for EventView {
 pub struct OrderDetail {
     #[serde(flatten)]
     pub order: OrderView,
+    /// The ATS's start request exactly as received, unknown fields included
+    /// (`null` once the candidate's data has been purged).
+    #[schema(value_type = Option<Object>)]
+    pub ats_request: Option<Value>,
     /// Everything that happened to the order, oldest first.
     pub events: Vec<EventView>,
     pub deliveries: Vec<DeliveryView>,

@@ -62,7 +62,7 @@ pub struct AtsCredentials {
     pub api_key: String,
 }
 
-pub(crate) fn validate_name(name: &str) -> Result<String, ApiError> {
+pub fn validate_name(name: &str) -> Result<String, ApiError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::validation("name must be 1–200 characters"));

@@ -107,6 +107,7 @@ async fn get_order(State(state): State<AppState>, _key: VendorKey, Path(id): Pat
         .await?;
     Ok(Json(OrderDetail {
         order: OrderView::from(&order),
+        ats_request: order.ats_payload.clone(),
         events: events.iter().map(EventView::from).collect(),
         deliveries: deliveries.iter().rev().map(DeliveryView::from).collect(),
     }))
