@@ -13,6 +13,7 @@ pub mod error;
 pub mod extract;
 pub mod ops;
 pub mod outbound;
+pub mod sim;
 pub mod state;
 pub mod views;
 pub mod webhooks;
