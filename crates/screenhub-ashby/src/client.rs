@@ -26,6 +26,8 @@ pub const EXCERPT_MAX_BYTES: usize = 1024;
 /// At most this much of a response body is read at all.
 const BODY_READ_LIMIT: usize = 64 * 1024;
 
+/// Cheap to clone: clones share the connection pool.
+#[derive(Debug, Clone)]
 pub struct AshbyClient {
     http: reqwest::Client,
     user_agent: String,
