@@ -39,6 +39,9 @@ impl TryFrom<EndpointRow> for WebhookEndpoint {
     }
 }
 
+/// url, sealed secret, sealed previous secret, until when the previous one is valid.
+type SecretsRow = (String, Vec<u8>, Option<Vec<u8>>, Option<i64>);
+
 const SELECT: &str =
     "SELECT id, url, description, events, disabled, created_at, updated_at FROM webhook_endpoints";
 
@@ -175,7 +178,7 @@ impl Store {
         id: &EndpointId,
         now: Millis,
     ) -> StoreResult<Option<(String, EndpointSecrets)>> {
-        let row: Option<(String, Vec<u8>, Option<Vec<u8>>, Option<i64>)> = on_pool!(
+        let row: Option<SecretsRow> = on_pool!(
             self,
             read,
             |pool| {

@@ -23,7 +23,10 @@ pub struct Roles {
 
 impl Default for Roles {
     fn default() -> Self {
-        Self { api: true, worker: true }
+        Self {
+            api: true,
+            worker: true,
+        }
     }
 }
 
@@ -31,12 +34,15 @@ impl Default for Roles {
 /// which is created with mode 0600 on first run.
 pub fn load_master_key(config: &Config) -> anyhow::Result<MasterKey> {
     if !config.master_key.is_empty() {
-        return MasterKey::from_base64(&config.master_key).map_err(|e| anyhow::anyhow!("master_key: {e}"));
+        return MasterKey::from_base64(&config.master_key)
+            .map_err(|e| anyhow::anyhow!("master_key: {e}"));
     }
     let path = config.data_dir.join("master.key");
     if path.exists() {
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        return MasterKey::from_base64(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        return MasterKey::from_base64(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
     }
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
@@ -52,7 +58,9 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
     file.write_all(contents.as_bytes())?;
     file.sync_all()?;
     Ok(())
@@ -62,11 +70,14 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let url = config.database_url();
     if url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!("creating the data directory {}", config.data_dir.display())
+        })?;
     }
     let cipher = Cipher::new(&load_master_key(config)?);
-    let store = Store::connect(&url, cipher).await.with_context(|| format!("opening the database {}", redact(&url)))?;
+    let store = Store::connect(&url, cipher)
+        .await
+        .with_context(|| format!("opening the database {}", redact(&url)))?;
     store.migrate().await.context("migrating the database")?;
     Ok(store)
 }
@@ -108,17 +119,32 @@ impl Hub {
             let app = crate::api::router(state.clone());
             let token = shutdown.clone();
             tokio::spawn(async move {
-                axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-                    .with_graceful_shutdown(async move { token.cancelled().await })
-                    .await
+                axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(async move { token.cancelled().await })
+                .await
             })
         });
-        let worker = roles.worker.then(|| tokio::spawn(crate::dispatch::run(state.clone(), shutdown.clone())));
-        Ok(Self { state, addr, shutdown, server, worker })
+        let worker = roles
+            .worker
+            .then(|| tokio::spawn(crate::dispatch::run(state.clone(), shutdown.clone())));
+        Ok(Self {
+            state,
+            addr,
+            shutdown,
+            server,
+            worker,
+        })
     }
 
     /// Open the configured database and serve on `listener`.
-    pub async fn start(config: Config, listener: TcpListener, roles: Roles) -> anyhow::Result<Self> {
+    pub async fn start(
+        config: Config,
+        listener: TcpListener,
+        roles: Roles,
+    ) -> anyhow::Result<Self> {
         let store = open_store(&config).await?;
         Self::start_with(config, listener, store, Arc::new(SystemClock), roles).await
     }
@@ -146,7 +172,13 @@ impl Hub {
     /// Stop at once, abandoning whatever is in flight (leases included), as a
     /// crash would; for tests of recovery.
     pub async fn abort(mut self) {
-        for task in [self.server.take().map(|t| t.abort_handle()), self.worker.take().map(|t| t.abort_handle())].into_iter().flatten() {
+        for task in [
+            self.server.take().map(|t| t.abort_handle()),
+            self.worker.take().map(|t| t.abort_handle()),
+        ]
+        .into_iter()
+        .flatten()
+        {
             task.abort();
         }
         self.state.store.close().await;
@@ -162,8 +194,11 @@ impl Hub {
 /// Logs to stderr, as text or JSON; the level comes from RUST_LOG.
 pub fn init_tracing(format: crate::config::LogFormat) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
         crate::config::LogFormat::Json => builder.json().try_init(),
         crate::config::LogFormat::Text => builder.try_init(),

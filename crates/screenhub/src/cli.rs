@@ -14,7 +14,11 @@ use crate::app::{open_store, Hub, Roles};
 use crate::config::{Config, Overrides};
 
 #[derive(Parser)]
-#[command(name = "screenhub", version, about = "A self-hostable hub between applicant tracking systems and background-check vendors.")]
+#[command(
+    name = "screenhub",
+    version,
+    about = "A self-hostable hub between applicant tracking systems and background-check vendors."
+)]
 struct Cli {
     /// A TOML configuration file (see config.default.toml for every setting).
     #[arg(long, global = true, env = "SCREENHUB_CONFIG")]
@@ -117,7 +121,10 @@ enum AccountsCommand {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -127,8 +134,16 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn load(config: Option<&std::path::Path>, db: &DbArgs, listen: Option<String>) -> anyhow::Result<Config> {
-    let overrides = Overrides { listen, database_url: db.database_url.clone(), data_dir: db.data_dir.clone() };
+fn load(
+    config: Option<&std::path::Path>,
+    db: &DbArgs,
+    listen: Option<String>,
+) -> anyhow::Result<Config> {
+    let overrides = Overrides {
+        listen,
+        database_url: db.database_url.clone(),
+        data_dir: db.data_dir.clone(),
+    };
     Config::load(config, &overrides)
 }
 
@@ -138,7 +153,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => {
             let config = load(file, &args.db, args.listen)?;
             crate::app::init_tracing(config.log_format);
-            let roles = if args.api || args.worker { Roles { api: args.api, worker: args.worker } } else { Roles::default() };
+            let roles = if args.api || args.worker {
+                Roles {
+                    api: args.api,
+                    worker: args.worker,
+                }
+            } else {
+                Roles::default()
+            };
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
                 .with_context(|| format!("listening on {}", config.listen))?;
@@ -162,46 +184,80 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate(db) => {
             let config = load(file, &db, None)?;
             open_store(&config).await?;
-            println!("database is up to date: {}", crate::app::redact(&config.database_url()));
+            println!(
+                "database is up to date: {}",
+                crate::app::redact(&config.database_url())
+            );
             Ok(())
         }
         Command::Keys(KeysCommand::Create { name, json, db }) => {
             let config = load(file, &db, None)?;
             let store = open_store(&config).await?;
-            let name = crate::api::v1::validate_name(&name).map_err(|e| anyhow::anyhow!(e.message))?;
+            let name =
+                crate::api::v1::validate_name(&name).map_err(|e| anyhow::anyhow!(e.message))?;
             let (key, secret) = store.create_api_key(&name, SystemClock.now_ms()).await?;
             if json {
                 println!("{}", json!({ "id": key.id, "api_key": secret }));
             } else {
-                println!("Created vendor API key {} ({name}):\n\n  {secret}\n", key.id);
-                println!("Store it now: it is shown only once. Use it as `Authorization: Bearer <key>`.");
+                println!(
+                    "Created vendor API key {} ({name}):\n\n  {secret}\n",
+                    key.id
+                );
+                println!(
+                    "Store it now: it is shown only once. Use it as `Authorization: Bearer <key>`."
+                );
             }
             Ok(())
         }
         Command::Keys(KeysCommand::List { db }) => {
             let store = open_store(&load(file, &db, None)?).await?;
             for key in store.list_api_keys().await? {
-                let state = key.revoked_at.map(|t| format!("revoked {}", rfc3339(t))).unwrap_or_else(|| "active".into());
-                println!("{}  {:<24}  {}  created {}  {state}", key.id, key.name, key.prefix, rfc3339(key.created_at));
+                let state = key
+                    .revoked_at
+                    .map(|t| format!("revoked {}", rfc3339(t)))
+                    .unwrap_or_else(|| "active".into());
+                println!(
+                    "{}  {:<24}  {}  created {}  {state}",
+                    key.id,
+                    key.name,
+                    key.prefix,
+                    rfc3339(key.created_at)
+                );
             }
             Ok(())
         }
         Command::Keys(KeysCommand::Revoke { id, db }) => {
             let store = open_store(&load(file, &db, None)?).await?;
             let id = id.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
-            store.revoke_api_key(&id, SystemClock.now_ms()).await.context("revoking the key")?;
+            store
+                .revoke_api_key(&id, SystemClock.now_ms())
+                .await
+                .context("revoking the key")?;
             println!("revoked {id}");
             Ok(())
         }
-        Command::Accounts(AccountsCommand::Create { name, ats_api_base_url, environment, json, db }) => {
+        Command::Accounts(AccountsCommand::Create {
+            name,
+            ats_api_base_url,
+            environment,
+            json,
+            db,
+        }) => {
             let config = load(file, &db, None)?;
             let store = open_store(&config).await?;
-            let name = crate::api::v1::validate_name(&name).map_err(|e| anyhow::anyhow!(e.message))?;
+            let name =
+                crate::api::v1::validate_name(&name).map_err(|e| anyhow::anyhow!(e.message))?;
             let environment = Environment::parse(&environment)
                 .ok_or_else(|| anyhow::anyhow!("--environment must be `production` or `test`"))?;
             let base = ats_api_base_url.unwrap_or_else(|| config.ashby_api_base_url.clone());
-            screenhub_core::order::validate_http_url(&base).map_err(|e| anyhow::anyhow!("--ats-api-base-url {e}"))?;
-            let new = NewAccount { name, ats: Ats::Ashby, environment, ats_api_base_url: base.trim_end_matches('/').to_owned() };
+            screenhub_core::order::validate_http_url(&base)
+                .map_err(|e| anyhow::anyhow!("--ats-api-base-url {e}"))?;
+            let new = NewAccount {
+                name,
+                ats: Ats::Ashby,
+                environment,
+                ats_api_base_url: base.trim_end_matches('/').to_owned(),
+            };
             let (account, token) = store.create_account(new, SystemClock.now_ms()).await?;
             let partner_base_url = format!("{}/ats/ashby", config.public_url(config.listen));
             if json {
@@ -221,9 +277,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let accounts = store.list_accounts(None, 1000).await?;
             for a in accounts {
                 if json {
-                    println!("{}", json!({ "id": a.id, "name": a.name, "status": a.status(), "status_reason": a.status_reason }));
+                    println!(
+                        "{}",
+                        json!({ "id": a.id, "name": a.name, "status": a.status(), "status_reason": a.status_reason })
+                    );
                 } else {
-                    println!("{}  {:<30}  {:<8}  {}", a.id, a.name, a.status().as_str(), a.status_reason.unwrap_or_default());
+                    println!(
+                        "{}  {:<30}  {:<8}  {}",
+                        a.id,
+                        a.name,
+                        a.status().as_str(),
+                        a.status_reason.unwrap_or_default()
+                    );
                 }
             }
             Ok(())

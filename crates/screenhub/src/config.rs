@@ -55,12 +55,19 @@ where
     }
     match ListOrCsv::<T>::deserialize(d)? {
         ListOrCsv::List(v) => Ok(v),
-        ListOrCsv::One(n) => n.to_string().parse().map(|v| vec![v]).map_err(serde::de::Error::custom),
+        ListOrCsv::One(n) => n
+            .to_string()
+            .parse()
+            .map(|v| vec![v])
+            .map_err(serde::de::Error::custom),
         ListOrCsv::Csv(s) => s
             .split(',')
             .map(str::trim)
             .filter(|p| !p.is_empty())
-            .map(|p| p.parse::<T>().map_err(|e| serde::de::Error::custom(format!("`{p}`: {e}"))))
+            .map(|p| {
+                p.parse::<T>()
+                    .map_err(|e| serde::de::Error::custom(format!("`{p}`: {e}")))
+            })
             .collect(),
     }
 }
@@ -81,14 +88,23 @@ impl Config {
     pub fn load(file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Self> {
         let mut figment = Figment::new().merge(Toml::string(DEFAULT_TOML));
         if let Some(file) = file {
-            anyhow::ensure!(file.exists(), "config file {} does not exist", file.display());
+            anyhow::ensure!(
+                file.exists(),
+                "config file {} does not exist",
+                file.display()
+            );
             figment = figment.merge(Toml::file(file));
         }
         let figment = figment
             // SCREENHUB_CONFIG names the file; SCREENHUB_TEST_* belong to the test suite.
-            .merge(Env::prefixed("SCREENHUB_").filter(|k| k != "config" && !k.as_str().starts_with("test_")))
+            .merge(
+                Env::prefixed("SCREENHUB_")
+                    .filter(|k| k != "config" && !k.as_str().starts_with("test_")),
+            )
             .merge(Serialized::defaults(overrides));
-        let config: Config = figment.extract().map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        let config: Config = figment
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
         config.validate()?;
         Ok(config)
     }
@@ -102,13 +118,20 @@ impl Config {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
-        self.retry_schedule().map_err(|e| anyhow::anyhow!("retry_schedule_ms: {e}"))?;
+        self.retry_schedule()
+            .map_err(|e| anyhow::anyhow!("retry_schedule_ms: {e}"))?;
         if !self.public_url.is_empty() {
             screenhub_core::order::validate_http_url(&self.public_url)
                 .map_err(|e| anyhow::anyhow!("public_url {e}"))?;
         }
-        anyhow::ensure!(self.delivery_concurrency > 0, "delivery_concurrency must be at least 1");
-        anyhow::ensure!(self.outbound_timeout_ms >= 100, "outbound_timeout_ms must be at least 100");
+        anyhow::ensure!(
+            self.delivery_concurrency > 0,
+            "delivery_concurrency must be at least 1"
+        );
+        anyhow::ensure!(
+            self.outbound_timeout_ms >= 100,
+            "outbound_timeout_ms must be at least 100"
+        );
         Ok(())
     }
 
@@ -136,6 +159,7 @@ impl Config {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's Jail closures return its large error type
 mod tests {
     use super::*;
 
@@ -157,7 +181,14 @@ mod tests {
             assert_eq!(c.retry_schedule_ms, vec![0, 10, 20]);
             assert_eq!(c.outbound_allow.len(), 2);
             assert_eq!(c.listen.to_string(), "127.0.0.1:9999");
-            let c = Config::load(None, &Overrides { listen: Some("127.0.0.1:1".into()), ..Default::default() }).unwrap();
+            let c = Config::load(
+                None,
+                &Overrides {
+                    listen: Some("127.0.0.1:1".into()),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
             assert_eq!(c.listen.to_string(), "127.0.0.1:1");
             Ok(())
         });
@@ -167,7 +198,9 @@ mod tests {
     fn bad_values_are_explained() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("SCREENHUB_RETRY_SCHEDULE_MS", "0,soon");
-            let err = Config::load(None, &Overrides::default()).unwrap_err().to_string();
+            let err = Config::load(None, &Overrides::default())
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("soon"), "{err}");
             Ok(())
         });

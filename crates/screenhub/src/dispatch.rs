@@ -38,7 +38,13 @@ struct Outcome {
 
 impl Outcome {
     fn permanent(error: impl Into<String>) -> Self {
-        Self { verdict: Verdict::Permanent, status: None, error: Some(error.into()), excerpt: None, auth_rejected: false }
+        Self {
+            verdict: Verdict::Permanent,
+            status: None,
+            error: Some(error.into()),
+            excerpt: None,
+            auth_rejected: false,
+        }
     }
 }
 
@@ -57,11 +63,19 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
         let free = slots.available_permits();
         let now = state.now();
         if free > 0 {
-            match state.store.claim_due(&state.node_id, now, lease_ms(&state), free as u32).await {
+            match state
+                .store
+                .claim_due(&state.node_id, now, lease_ms(&state), free as u32)
+                .await
+            {
                 Ok(batch) => {
                     let full = batch.len() == free;
                     for claimed in batch {
-                        let permit = slots.clone().acquire_owned().await.expect("the semaphore is never closed");
+                        let permit = slots
+                            .clone()
+                            .acquire_owned()
+                            .await
+                            .expect("the semaphore is never closed");
                         let state = state.clone();
                         in_flight.spawn(async move {
                             attempt(&state, claimed).await;
@@ -73,7 +87,9 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
                         continue;
                     }
                 }
-                Err(e) => tracing::error!(error = %e, "claiming deliveries failed; retrying shortly"),
+                Err(e) => {
+                    tracing::error!(error = %e, "claiming deliveries failed; retrying shortly")
+                }
             }
         }
         let wait = match state.store.next_wakeup_after(now).await {
@@ -90,7 +106,10 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
             _ = shutdown.cancelled() => break,
         }
     }
-    tracing::info!(in_flight = in_flight.len(), "delivery worker stopping; finishing attempts in flight");
+    tracing::info!(
+        in_flight = in_flight.len(),
+        "delivery worker stopping; finishing attempts in flight"
+    );
     while in_flight.join_next().await.is_some() {}
 }
 
@@ -99,7 +118,10 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
 pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
     let mut attempts = 0;
     loop {
-        let batch = state.store.claim_due(&state.node_id, state.now(), lease_ms(state), 100).await?;
+        let batch = state
+            .store
+            .claim_due(&state.node_id, state.now(), lease_ms(state), 100)
+            .await?;
         if batch.is_empty() {
             return Ok(attempts);
         }
@@ -127,7 +149,10 @@ pub async fn attempt(state: &AppState, claimed: ClaimedDelivery) {
         Verdict::Permanent => AttemptResult::Failed,
         Verdict::Retry { retry_after_ms } => {
             let jitter = rand::thread_rng().gen::<f64>();
-            match state.schedule.next_attempt_at(now, attempts_this_round, retry_after_ms, jitter) {
+            match state
+                .schedule
+                .next_attempt_at(now, attempts_this_round, retry_after_ms, jitter)
+            {
                 Some(at) => AttemptResult::RetryAt(at),
                 None => AttemptResult::Dead,
             }
@@ -153,12 +178,18 @@ pub async fn attempt(state: &AppState, claimed: ClaimedDelivery) {
         response_excerpt: outcome.excerpt,
     };
     let announce = announcement(delivery, &result, &record, now);
-    match state.store.record_attempt(delivery, &state.node_id, &record, &result, now, announce).await {
+    match state
+        .store
+        .record_attempt(delivery, &state.node_id, &record, &result, now, announce)
+        .await
+    {
         Ok(Recorded::Done) => {}
         Ok(Recorded::LeaseLost) => {
             tracing::warn!(delivery_id = %delivery.id, "lease was taken over while attempting; the other worker's result stands")
         }
-        Err(e) => tracing::error!(delivery_id = %delivery.id, error = %e, "could not record a delivery attempt; it will be retried when its lease expires"),
+        Err(e) => {
+            tracing::error!(delivery_id = %delivery.id, error = %e, "could not record a delivery attempt; it will be retried when its lease expires")
+        }
     }
     match &result {
         AttemptResult::Succeeded => {
@@ -177,7 +208,12 @@ pub async fn attempt(state: &AppState, claimed: ClaimedDelivery) {
 
 /// Tell the vendor when an update to the ATS was given up (never for a vendor
 /// webhook itself, which would only fail the same way).
-fn announcement(delivery: &Delivery, result: &AttemptResult, attempt: &Attempt, now: i64) -> Vec<OutboxMessage> {
+fn announcement(
+    delivery: &Delivery,
+    result: &AttemptResult,
+    attempt: &Attempt,
+    now: i64,
+) -> Vec<OutboxMessage> {
     if delivery.target != DeliveryTarget::Ats {
         return vec![];
     }
@@ -190,7 +226,10 @@ fn announcement(delivery: &Delivery, result: &AttemptResult, attempt: &Attempt, 
     view.attempt_count = attempt.attempt;
     view.last_status_code = attempt.status_code;
     view.last_error = attempt.error.clone();
-    vec![OutboxMessage::Vendor { event, payload: webhook_body(event, now, json!({ "delivery": view })) }]
+    vec![OutboxMessage::Vendor {
+        event,
+        payload: webhook_body(event, now, json!({ "delivery": view })),
+    }]
 }
 
 async fn send_webhook(state: &AppState, delivery: &Delivery, payload: &Value) -> Outcome {
@@ -202,7 +241,9 @@ async fn send_webhook(state: &AppState, delivery: &Delivery, payload: &Value) ->
         Ok(None) => return Outcome::permanent("the webhook endpoint was deleted"),
         Err(e) => {
             return Outcome {
-                verdict: Verdict::Retry { retry_after_ms: None },
+                verdict: Verdict::Retry {
+                    retry_after_ms: None,
+                },
                 status: None,
                 error: Some(format!("could not read the endpoint: {e}")),
                 excerpt: None,
@@ -239,11 +280,20 @@ async fn send_webhook(state: &AppState, delivery: &Delivery, payload: &Value) ->
                 .and_then(|v| parse_retry_after(v, state.now()));
             let excerpt = read_excerpt(response).await;
             let verdict = verdict_for_status(status, retry_after);
-            let error = (verdict != Verdict::Delivered).then(|| format!("the endpoint answered HTTP {status}"));
-            Outcome { verdict, status: Some(status), error, excerpt, auth_rejected: false }
+            let error = (verdict != Verdict::Delivered)
+                .then(|| format!("the endpoint answered HTTP {status}"));
+            Outcome {
+                verdict,
+                status: Some(status),
+                error,
+                excerpt,
+                auth_rejected: false,
+            }
         }
         Err(e) => Outcome {
-            verdict: Verdict::Retry { retry_after_ms: None },
+            verdict: Verdict::Retry {
+                retry_after_ms: None,
+            },
             status: None,
             error: Some(describe_transport_error(&e)),
             excerpt: None,
@@ -261,7 +311,9 @@ async fn send_to_ats(state: &AppState, delivery: &Delivery, payload: &Value) -> 
         Ok(None) => return Outcome::permanent("the account has no verified Ashby API key"),
         Err(e) => {
             return Outcome {
-                verdict: Verdict::Retry { retry_after_ms: None },
+                verdict: Verdict::Retry {
+                    retry_after_ms: None,
+                },
                 status: None,
                 error: Some(format!("could not read the account's credentials: {e}")),
                 excerpt: None,
@@ -272,7 +324,15 @@ async fn send_to_ats(state: &AppState, delivery: &Delivery, payload: &Value) -> 
     if let Err(e) = state.policy.check_url(&credentials.base_url) {
         return Outcome::permanent(e);
     }
-    let answer = state.ashby.call(&credentials.base_url, &credentials.api_key, &delivery.event_type, payload).await;
+    let answer = state
+        .ashby
+        .call(
+            &credentials.base_url,
+            &credentials.api_key,
+            &delivery.event_type,
+            payload,
+        )
+        .await;
     Outcome {
         verdict: answer.verdict(),
         status: answer.status,

@@ -31,7 +31,11 @@ pub fn is_json_content_type(headers: &axum::http::HeaderMap) -> bool {
 pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
     Bytes::from_request(req, state).await.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is too large")
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the request body is too large",
+            )
         } else {
             ApiError::bad_request(format!("the request body could not be read: {e}"))
         }
@@ -49,7 +53,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             Category::Syntax | Category::Eof | Category::Io => {
                 ApiError::bad_request(format!("the request body is not valid JSON: {inner}"))
             }
-            Category::Data if path == "." => ApiError::validation(format!("the request body is not the expected object: {inner}")),
+            Category::Data if path == "." => ApiError::validation(format!(
+                "the request body is not the expected object: {inner}"
+            )),
             Category::Data => ApiError::validation(format!("`{path}`: {inner}")),
         }
     })
@@ -106,13 +112,24 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(de)
             .map(ApiQuery)
-            .map_err(|e| ApiError::bad_request(format!("query parameter `{}`: {}", e.path(), e.inner())))
+            .map_err(|e| {
+                ApiError::bad_request(format!("query parameter `{}`: {}", e.path(), e.inner()))
+            })
     }
 }
 
 /// Parse an id from the path; a malformed one is simply not found.
 pub fn path_id<T: std::str::FromStr>(raw: &str, what: &str) -> Result<T, ApiError> {
-    raw.parse().map_err(|_| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no {what} with id `{}`", raw.chars().take(64).collect::<String>())))
+    raw.parse().map_err(|_| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!(
+                "no {what} with id `{}`",
+                raw.chars().take(64).collect::<String>()
+            ),
+        )
+    })
 }
 
 /// The vendor API key that authenticated this request.
@@ -121,7 +138,10 @@ pub struct VendorKey(pub screenhub_store::ApiKey);
 impl FromRequestParts<AppState> for VendorKey {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
             return Err(ApiError::unauthorized(
                 "missing API key: send `Authorization: Bearer <vendor API key>` (create one with `screenhub keys create`)",
@@ -130,12 +150,19 @@ impl FromRequestParts<AppState> for VendorKey {
         let token = value
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim)
-            .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <vendor API key>`"))?;
+            .ok_or_else(|| {
+                ApiError::unauthorized("the Authorization header must be `Bearer <vendor API key>`")
+            })?;
         match state.vendor_key(token).await? {
             Some(key) => Ok(VendorKey(key)),
-            None => Err(ApiError::unauthorized("this API key is not valid; it may have been revoked")),
+            None => Err(ApiError::unauthorized(
+                "this API key is not valid; it may have been revoked",
+            )),
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use axum::http::StatusCode;
 use screenhub_ashby::mapping::UpdateKind;
-use screenhub_ashby::{assessment_update, AssessmentUpdate, AshbyError};
+use screenhub_ashby::{assessment_update, AshbyError, AssessmentUpdate};
 use screenhub_core::account::AccountStatus;
 use screenhub_core::clock::{rfc3339, Millis};
 use screenhub_core::event::EventType;
@@ -23,26 +23,40 @@ pub fn webhook_body(event: EventType, now: Millis, data: Value) -> Value {
 }
 
 fn order_webhook(event: EventType, order: &Order, now: Millis) -> OutboxMessage {
-    OutboxMessage::Vendor { event, payload: webhook_body(event, now, json!({ "order": OrderView::from(order) })) }
+    OutboxMessage::Vendor {
+        event,
+        payload: webhook_body(event, now, json!({ "order": OrderView::from(order) })),
+    }
 }
 
 /// The `assessment.update` that tells the ATS where an order stands now.
 pub fn ats_update_for(order: &Order) -> Option<AssessmentUpdate> {
     let kind = match order.status {
         OrderStatus::Pending => UpdateKind::Started,
-        OrderStatus::InProgress => {
-            UpdateKind::Progress { label: order.progress_label.as_deref(), eta_minutes: order.eta_minutes }
-        }
+        OrderStatus::InProgress => UpdateKind::Progress {
+            label: order.progress_label.as_deref(),
+            eta_minutes: order.eta_minutes,
+        },
         OrderStatus::Completed => UpdateKind::Completed(order.result.as_ref()?),
-        OrderStatus::Cancelled => UpdateKind::Cancelled { reason: order.cancel_reason.as_deref().unwrap_or("Cancelled") },
-        OrderStatus::Failed => UpdateKind::Failed { reason: order.failure_reason.as_deref().unwrap_or("Unknown reason") },
+        OrderStatus::Cancelled => UpdateKind::Cancelled {
+            reason: order.cancel_reason.as_deref().unwrap_or("Cancelled"),
+        },
+        OrderStatus::Failed => UpdateKind::Failed {
+            reason: order.failure_reason.as_deref().unwrap_or("Unknown reason"),
+        },
     };
-    Some(assessment_update(order.id.0, order.last_ats_timestamp, kind))
+    Some(assessment_update(
+        order.id.0,
+        order.last_ats_timestamp,
+        kind,
+    ))
 }
 
 fn ats_outbox(order: &Order) -> Option<OutboxMessage> {
-    ats_update_for(order)
-        .map(|u| OutboxMessage::Ats { event_type: "assessment.update".into(), payload: u.to_json() })
+    ats_update_for(order).map(|u| OutboxMessage::Ats {
+        event_type: "assessment.update".into(),
+        payload: u.to_json(),
+    })
 }
 
 /// A refusal of a partner-API call, worded for the recruiter who sees it in Ashby.
@@ -54,10 +68,16 @@ pub struct AtsRejection {
 
 impl AtsRejection {
     fn unprocessable(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::UNPROCESSABLE_ENTITY, message: message.into() }
+        Self {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            message: message.into(),
+        }
     }
     fn conflict(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::CONFLICT, message: message.into() }
+        Self {
+            status: StatusCode::CONFLICT,
+            message: message.into(),
+        }
     }
 }
 
@@ -90,7 +110,11 @@ pub struct AtsAnswer {
 
 /// Ashby asks to start a check: validate, create the order (once per
 /// application and type while it is live), queue `order.created` for the vendor.
-pub async fn start_assessment(state: &AppState, account: &Account, body: &[u8]) -> Result<AtsAnswer, AtsFailure> {
+pub async fn start_assessment(
+    state: &AppState,
+    account: &Account,
+    body: &[u8],
+) -> Result<AtsAnswer, AtsFailure> {
     match account.status() {
         AccountStatus::Active => {}
         AccountStatus::Pending => {
@@ -115,14 +139,23 @@ pub async fn start_assessment(state: &AppState, account: &Account, body: &[u8]) 
             .into())
         }
     }
-    let request = screenhub_ashby::parse_start_request(body).map_err(|r| AtsRejection::unprocessable(r.message))?;
+    let request = screenhub_ashby::parse_start_request(body)
+        .map_err(|r| AtsRejection::unprocessable(r.message))?;
     let not_offered = || {
         AtsRejection::unprocessable(
             "This assessment type isn't offered any more. Pick another assessment type for this activity and start again.",
         )
     };
-    let type_id: uuid::Uuid = request.assessment_type_id.trim().parse().map_err(|_| not_offered())?;
-    let package = state.store.find_package_by_type_id(&type_id).await?.ok_or_else(not_offered)?;
+    let type_id: uuid::Uuid = request
+        .assessment_type_id
+        .trim()
+        .parse()
+        .map_err(|_| not_offered())?;
+    let package = state
+        .store
+        .find_package_by_type_id(&type_id)
+        .await?
+        .ok_or_else(not_offered)?;
     if !package.offered_to(&account.id) {
         return Err(not_offered().into());
     }
@@ -146,7 +179,9 @@ pub async fn start_assessment(state: &AppState, account: &Account, body: &[u8]) 
     };
     let created = state
         .store
-        .create_order(new, |order| vec![order_webhook(EventType::OrderCreated, order, now)])
+        .create_order(new, |order| {
+            vec![order_webhook(EventType::OrderCreated, order, now)]
+        })
         .await?;
     if created.created {
         state.work_added();
@@ -154,36 +189,66 @@ pub async fn start_assessment(state: &AppState, account: &Account, body: &[u8]) 
     }
     // A retried start gets the same answer as the first while nothing else has happened.
     let update_request = (created.order.status == OrderStatus::Pending).then(|| {
-        assessment_update(created.order.id.0, created.order.created_at, UpdateKind::Started)
+        assessment_update(
+            created.order.id.0,
+            created.order.created_at,
+            UpdateKind::Started,
+        )
     });
-    Ok(AtsAnswer { order: created.order, created: created.created, update_request })
+    Ok(AtsAnswer {
+        order: created.order,
+        created: created.created,
+        update_request,
+    })
 }
 
 /// Ashby asks to cancel a check: the vendor hears `order.cancelled`.
-pub async fn cancel_from_ats(state: &AppState, account: &Account, body: &[u8]) -> Result<AtsAnswer, AtsFailure> {
-    let request = screenhub_ashby::parse_cancel_request(body).map_err(|r| AtsRejection::unprocessable(r.message))?;
+pub async fn cancel_from_ats(
+    state: &AppState,
+    account: &Account,
+    body: &[u8],
+) -> Result<AtsAnswer, AtsFailure> {
+    let request = screenhub_ashby::parse_cancel_request(body)
+        .map_err(|r| AtsRejection::unprocessable(r.message))?;
     let unknown = || {
         AtsRejection::unprocessable(
             "This assessment isn't known to the vendor, so there is nothing to cancel. It may have been started \
              before the integration was reconnected.",
         )
     };
-    let id: OrderId = request.assessment_id.trim().parse().map_err(|_| unknown())?;
+    let id: OrderId = request
+        .assessment_id
+        .trim()
+        .parse()
+        .map_err(|_| unknown())?;
     let now = state.now();
-    let change = Change::Cancel { reason: "Cancelled in Ashby".into(), by: Actor::Ats };
+    let change = Change::Cancel {
+        reason: "Cancelled in Ashby".into(),
+        by: Actor::Ats,
+    };
     let result = state
         .store
-        .apply_change(&id, Some(&account.id), change, now, |order| vec![order_webhook(EventType::OrderCancelled, order, now)])
+        .apply_change(&id, Some(&account.id), change, now, |order| {
+            vec![order_webhook(EventType::OrderCancelled, order, now)]
+        })
         .await;
     match result {
         Ok(order) => {
             state.work_added();
             let update_request = ats_update_for(&order);
-            Ok(AtsAnswer { order, created: false, update_request })
+            Ok(AtsAnswer {
+                order,
+                created: false,
+                update_request,
+            })
         }
         Err(StoreError::NotFound) => Err(unknown().into()),
         Err(StoreError::Transition(TransitionError::Terminal(status))) => {
-            let order = state.store.get_order(&id, Some(&account.id)).await?.ok_or_else(unknown)?;
+            let order = state
+                .store
+                .get_order(&id, Some(&account.id))
+                .await?
+                .ok_or_else(unknown)?;
             match status {
                 // Cancelling twice is not an error: confirm it again.
                 OrderStatus::Cancelled => {
@@ -206,7 +271,11 @@ pub async fn cancel_from_ats(state: &AppState, account: &Account, body: &[u8]) -
 
 /// The vendor reports progress, a result, a failure or a cancellation: the ATS
 /// gets the matching `assessment.update` (in order, after earlier ones).
-pub async fn vendor_change(state: &AppState, id: &OrderId, change: Change) -> Result<Order, ApiError> {
+pub async fn vendor_change(
+    state: &AppState,
+    id: &OrderId,
+    change: Change,
+) -> Result<Order, ApiError> {
     let now = state.now();
     let cancelled = matches!(change, Change::Cancel { .. });
     let order = state
@@ -230,24 +299,49 @@ pub async fn vendor_change(state: &AppState, id: &OrderId, change: Change) -> Re
 
 /// Check an employer's ATS API key live and store it: the account becomes
 /// `active`. A rejected key leaves the account as it was.
-pub async fn connect_ats_key(state: &AppState, account_id: &AccountId, api_key: &str) -> Result<Account, ApiError> {
-    let account = state.store.get_account(account_id).await?.ok_or_else(|| ApiError::not_found("account"))?;
+pub async fn connect_ats_key(
+    state: &AppState,
+    account_id: &AccountId,
+    api_key: &str,
+) -> Result<Account, ApiError> {
+    let account = state
+        .store
+        .get_account(account_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("account"))?;
     let api_key = api_key.trim();
     if api_key.is_empty() {
-        return Err(ApiError::validation("api_key is empty: paste the Ashby API key the employer's admin created"));
+        return Err(ApiError::validation(
+            "api_key is empty: paste the Ashby API key the employer's admin created",
+        ));
     }
     state
         .policy
         .check_url(&account.ats_api_base_url)
-        .map_err(|e| ApiError::validation(format!("the account's ATS API base URL cannot be used: {e}")))?;
-    let info = state.ashby.api_key_info(&account.ats_api_base_url, api_key).await.map_err(|e| {
-        let status = match e {
-            AshbyError::KeyRejected { .. } | AshbyError::MissingPermission { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            AshbyError::Unreachable(_) | AshbyError::Timeout | AshbyError::Unexpected(_) => StatusCode::BAD_GATEWAY,
-        };
-        ApiError::new(status, e.code(), e.to_string())
-    })?;
-    let account = state.store.set_ats_credentials(account_id, api_key, info.title.as_deref(), state.now()).await?;
+        .map_err(|e| {
+            ApiError::validation(format!(
+                "the account's ATS API base URL cannot be used: {e}"
+            ))
+        })?;
+    let info = state
+        .ashby
+        .api_key_info(&account.ats_api_base_url, api_key)
+        .await
+        .map_err(|e| {
+            let status = match e {
+                AshbyError::KeyRejected { .. } | AshbyError::MissingPermission { .. } => {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                }
+                AshbyError::Unreachable(_) | AshbyError::Timeout | AshbyError::Unexpected(_) => {
+                    StatusCode::BAD_GATEWAY
+                }
+            };
+            ApiError::new(status, e.code(), e.to_string())
+        })?;
+    let account = state
+        .store
+        .set_ats_credentials(account_id, api_key, info.title.as_deref(), state.now())
+        .await?;
     tracing::info!(account_id = %account.id, "ATS API key verified");
     Ok(account)
 }

@@ -61,7 +61,8 @@ impl OutboundPolicy {
     /// Check a URL before calling it: http(s) only, and an IP-literal host must be
     /// permitted (named hosts are checked when the resolver runs).
     pub fn check_url(&self, raw: &str) -> Result<url::Url, String> {
-        let url = screenhub_core::order::validate_http_url(raw).map_err(|e| format!("the URL {e}"))?;
+        let url =
+            screenhub_core::order::validate_http_url(raw).map_err(|e| format!("the URL {e}"))?;
         let ip = match url.host() {
             Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
             Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
@@ -92,8 +93,13 @@ impl Resolve for PolicyResolver {
         let policy = self.0.clone();
         Box::pin(async move {
             let host = name.as_str().to_owned();
-            let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let permitted: Vec<SocketAddr> = resolved.iter().copied().filter(|a| policy.permits(a.ip())).collect();
+            let resolved: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let permitted: Vec<SocketAddr> = resolved
+                .iter()
+                .copied()
+                .filter(|a| policy.permits(a.ip()))
+                .collect();
             if permitted.is_empty() {
                 let err: Box<dyn std::error::Error + Send + Sync> = if resolved.is_empty() {
                     format!("{host} did not resolve to any address").into()
@@ -150,7 +156,18 @@ mod tests {
     #[test]
     fn private_addresses_are_refused_unless_allowed() {
         let strict = OutboundPolicy::default();
-        for ip in ["127.0.0.1", "10.0.0.1", "192.168.1.1", "169.254.169.254", "::1", "fe80::1", "fd00::1", "::ffff:127.0.0.1", "100.64.0.1", "0.0.0.0"] {
+        for ip in [
+            "127.0.0.1",
+            "10.0.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "100.64.0.1",
+            "0.0.0.0",
+        ] {
             assert!(!strict.permits(ip.parse().unwrap()), "{ip}");
         }
         assert!(strict.permits("93.184.216.34".parse().unwrap()));
@@ -162,7 +179,10 @@ mod tests {
     #[test]
     fn urls_are_checked() {
         let strict = OutboundPolicy::default();
-        assert!(strict.check_url("http://127.0.0.1:8080/x").unwrap_err().contains("outbound_allow"));
+        assert!(strict
+            .check_url("http://127.0.0.1:8080/x")
+            .unwrap_err()
+            .contains("outbound_allow"));
         assert!(strict.check_url("http://[::1]/x").is_err());
         assert!(strict.check_url("ftp://example.com/x").is_err());
         assert!(strict.check_url("https://example.com/x").is_ok());
@@ -173,6 +193,10 @@ mod tests {
         let policy = OutboundPolicy::default();
         let client = client(&policy, Duration::from_secs(2));
         let err = client.get("http://localhost:9/").send().await.unwrap_err();
-        assert!(describe_transport_error(&err).contains("outbound_allow"), "{}", describe_transport_error(&err));
+        assert!(
+            describe_transport_error(&err).contains("outbound_allow"),
+            "{}",
+            describe_transport_error(&err)
+        );
     }
 }

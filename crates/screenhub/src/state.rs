@@ -39,9 +39,17 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(store: Store, config: Config, public_url: String, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+    pub fn new(
+        store: Store,
+        config: Config,
+        public_url: String,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
         let policy = OutboundPolicy::new(config.outbound_allow.clone());
-        let http = crate::outbound::client(&policy, std::time::Duration::from_millis(config.outbound_timeout_ms));
+        let http = crate::outbound::client(
+            &policy,
+            std::time::Duration::from_millis(config.outbound_timeout_ms),
+        );
         let schedule = config.retry_schedule().map_err(anyhow::Error::msg)?;
         Ok(Self(Arc::new(Inner {
             store,

@@ -204,7 +204,9 @@ impl From<&screenhub_store::Order> for OrderView {
                 first_name: str_at(p, &["candidate", "first_name"])?.to_owned(),
                 last_name: str_at(p, &["candidate", "last_name"])?.to_owned(),
                 email: str_at(p, &["candidate", "email"])?.trim().to_owned(),
-                profile_url: str_at(p, &["candidate", "ashby_profile_url"]).unwrap_or_default().to_owned(),
+                profile_url: str_at(p, &["candidate", "ashby_profile_url"])
+                    .unwrap_or_default()
+                    .to_owned(),
             })
         });
         let hiring_team = payload
@@ -230,17 +232,26 @@ impl From<&screenhub_store::Order> for OrderView {
             status: o.status,
             outcome: o.outcome,
             candidate,
-            application: ApplicationView { ats_id: o.application_ats_id.clone(), status: o.application_status.clone() },
+            application: ApplicationView {
+                ats_id: o.application_ats_id.clone(),
+                status: o.application_status.clone(),
+            },
             job: JobView {
                 ats_id: o.job_ats_id.clone(),
                 name: o.job_name.clone(),
                 req_id: o.job_req_id.clone(),
-                url: payload.and_then(|p| str_at(p, &["job", "ashby_job_url"])).map(str::to_owned),
+                url: payload
+                    .and_then(|p| str_at(p, &["job", "ashby_job_url"]))
+                    .map(str::to_owned),
                 hiring_team,
             },
             additional_fields: payload.and_then(|p| p.get("additional_fields")).cloned(),
-            progress: (o.progress_label.is_some() || o.eta_minutes.is_some())
-                .then(|| ProgressView { label: o.progress_label.clone(), eta_minutes: o.eta_minutes }),
+            progress: (o.progress_label.is_some() || o.eta_minutes.is_some()).then(|| {
+                ProgressView {
+                    label: o.progress_label.clone(),
+                    eta_minutes: o.eta_minutes,
+                }
+            }),
             result: o.result.as_ref().map(|r| ResultView {
                 outcome: r.outcome,
                 report_url: r.report_url.clone(),
@@ -249,10 +260,10 @@ impl From<&screenhub_store::Order> for OrderView {
                 screenings: r.screenings.clone(),
                 completed_at: time(r.completed_at),
             }),
-            cancellation: o
-                .cancel_reason
-                .as_ref()
-                .map(|reason| CancellationView { reason: reason.clone(), by: o.cancelled_by.unwrap_or(Actor::Vendor) }),
+            cancellation: o.cancel_reason.as_ref().map(|reason| CancellationView {
+                reason: reason.clone(),
+                by: o.cancelled_by.unwrap_or(Actor::Vendor),
+            }),
             failure_reason: o.failure_reason.clone(),
             created_at: time(o.created_at),
             updated_at: time(o.updated_at),
@@ -319,7 +330,10 @@ impl From<&screenhub_store::WebhookEndpoint> for EndpointView {
             id: e.id.clone(),
             url: e.url.clone(),
             description: e.description.clone(),
-            events: e.events.as_ref().map(|ev| ev.iter().map(|t| t.as_str().to_owned()).collect()),
+            events: e
+                .events
+                .as_ref()
+                .map(|ev| ev.iter().map(|t| t.as_str().to_owned()).collect()),
             disabled: e.disabled,
             created_at: time(e.created_at),
             updated_at: time(e.updated_at),

@@ -3,11 +3,18 @@
 
 use screenhub_store::EndpointSecrets;
 
-pub fn sign(secrets: &EndpointSecrets, msg_id: &str, timestamp: i64, body: &[u8]) -> Result<String, standardwebhooks::WebhookError> {
-    let mut signature = standardwebhooks::Webhook::new(&secrets.current)?.sign(msg_id, timestamp, body)?;
+pub fn sign(
+    secrets: &EndpointSecrets,
+    msg_id: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> Result<String, standardwebhooks::WebhookError> {
+    let mut signature =
+        standardwebhooks::Webhook::new(&secrets.current)?.sign(msg_id, timestamp, body)?;
     if let Some(previous) = &secrets.previous {
         signature.push(' ');
-        signature.push_str(&standardwebhooks::Webhook::new(previous)?.sign(msg_id, timestamp, body)?);
+        signature
+            .push_str(&standardwebhooks::Webhook::new(previous)?.sign(msg_id, timestamp, body)?);
     }
     Ok(signature)
 }
@@ -21,15 +28,30 @@ mod tests {
         let old = screenhub_core::secret::generate_webhook_secret();
         let new = screenhub_core::secret::generate_webhook_secret();
         let ts = chrono::Utc::now().timestamp();
-        let sig = sign(&EndpointSecrets { current: new.clone(), previous: Some(old.clone()) }, "dlv_1", ts, b"{}").unwrap();
+        let sig = sign(
+            &EndpointSecrets {
+                current: new.clone(),
+                previous: Some(old.clone()),
+            },
+            "dlv_1",
+            ts,
+            b"{}",
+        )
+        .unwrap();
         let mut headers = http::HeaderMap::new();
         headers.insert("webhook-id", "dlv_1".parse().unwrap());
         headers.insert("webhook-timestamp", ts.to_string().parse().unwrap());
         headers.insert("webhook-signature", sig.parse().unwrap());
         for secret in [old, new] {
-            standardwebhooks::Webhook::new(&secret).unwrap().verify(b"{}", &headers).unwrap();
+            standardwebhooks::Webhook::new(&secret)
+                .unwrap()
+                .verify(b"{}", &headers)
+                .unwrap();
         }
         let stranger = screenhub_core::secret::generate_webhook_secret();
-        assert!(standardwebhooks::Webhook::new(&stranger).unwrap().verify(b"{}", &headers).is_err());
+        assert!(standardwebhooks::Webhook::new(&stranger)
+            .unwrap()
+            .verify(b"{}", &headers)
+            .is_err());
     }
 }

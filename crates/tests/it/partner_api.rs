@@ -5,17 +5,31 @@ use reqwest::StatusCode;
 use screenhub_tests::{start_body, TestHub, World};
 use serde_json::{json, Value};
 
-async fn call(hub: &TestHub, auth: Option<String>, method: &str, body: Value) -> (StatusCode, Value) {
-    let mut req = hub.http.post(format!("{}/{method}", hub.partner_base_url())).json(&body);
+async fn call(
+    hub: &TestHub,
+    auth: Option<String>,
+    method: &str,
+    body: Value,
+) -> (StatusCode, Value) {
+    let mut req = hub
+        .http
+        .post(format!("{}/{method}", hub.partner_base_url()))
+        .json(&body);
     if let Some(auth) = auth {
         req = req.header("authorization", auth);
     }
     let res = req.send().await.unwrap();
-    (StatusCode::from_u16(res.status().as_u16()).unwrap(), res.json().await.unwrap_or(Value::Null))
+    (
+        StatusCode::from_u16(res.status().as_u16()).unwrap(),
+        res.json().await.unwrap_or(Value::Null),
+    )
 }
 
 fn basic(user: &str, pass: &str) -> String {
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}")))
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
+    )
 }
 
 #[tokio::test]
@@ -27,30 +41,96 @@ async fn authentication_follows_ashby_conventions() {
     assert_eq!(body["success"], false);
     assert_eq!(body["errorInfo"]["code"], "missing_api_key");
     assert_eq!(body["errors"][0], "missing_api_key");
-    let (status, body) = call(hub, Some(basic("sht_wrong", "")), "assessment.list", json!({})).await;
-    assert_eq!((status.as_u16(), body["errorInfo"]["code"].as_str()), (401, Some("invalid_api_key")));
+    let (status, body) = call(
+        hub,
+        Some(basic("sht_wrong", "")),
+        "assessment.list",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status.as_u16(), body["errorInfo"]["code"].as_str()),
+        (401, Some("invalid_api_key"))
+    );
     // The token works as the Basic username, the Basic password, or a Bearer token.
-    for auth in [basic(&w.token, ""), basic("", &w.token), format!("Bearer {}", w.token)] {
+    for auth in [
+        basic(&w.token, ""),
+        basic("", &w.token),
+        format!("Bearer {}", w.token),
+    ] {
         let (status, body) = call(hub, Some(auth.clone()), "assessment.list", json!({})).await;
         assert_eq!(status, 200, "{auth}: {body}");
         assert_eq!(body["success"], true);
         assert_eq!(body["results"][0]["name"], "Basic background check");
-        assert!(uuid::Uuid::parse_str(body["results"][0]["assessment_type_id"].as_str().unwrap()).is_ok());
+        assert!(
+            uuid::Uuid::parse_str(body["results"][0]["assessment_type_id"].as_str().unwrap())
+                .is_ok()
+        );
     }
     // A disabled account is forbidden.
-    hub.patch(&format!("/v1/accounts/{}", w.account_id), json!({"disabled": true})).await;
+    hub.patch(
+        &format!("/v1/accounts/{}", w.account_id),
+        json!({"disabled": true}),
+    )
+    .await;
     let (status, body) = call(hub, Some(basic(&w.token, "")), "assessment.list", json!({})).await;
-    assert_eq!((status.as_u16(), body["success"].as_bool()), (403, Some(false)));
-    hub.patch(&format!("/v1/accounts/{}", w.account_id), json!({"disabled": false})).await;
+    assert_eq!(
+        (status.as_u16(), body["success"].as_bool()),
+        (403, Some(false))
+    );
+    hub.patch(
+        &format!("/v1/accounts/{}", w.account_id),
+        json!({"disabled": false}),
+    )
+    .await;
 
     // After a rotation the old token stops working; with a grace period it lasts.
-    let (_, rotated) = hub.post(&format!("/v1/accounts/{}/rotate-token", w.account_id), json!({"grace_period_seconds": 60})).await;
+    let (_, rotated) = hub
+        .post(
+            &format!("/v1/accounts/{}/rotate-token", w.account_id),
+            json!({"grace_period_seconds": 60}),
+        )
+        .await;
     let new_token = rotated["external_trigger_token"].as_str().unwrap();
-    assert_eq!(call(hub, Some(basic(&w.token, "")), "assessment.list", json!({})).await.0, 200);
-    assert_eq!(call(hub, Some(basic(new_token, "")), "assessment.list", json!({})).await.0, 200);
-    hub.post(&format!("/v1/accounts/{}/rotate-token", w.account_id), json!({})).await;
-    assert_eq!(call(hub, Some(basic(&w.token, "")), "assessment.list", json!({})).await.0, 401);
-    assert_eq!(call(hub, Some(basic(new_token, "")), "assessment.list", json!({})).await.0, 401);
+    assert_eq!(
+        call(hub, Some(basic(&w.token, "")), "assessment.list", json!({}))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        call(
+            hub,
+            Some(basic(new_token, "")),
+            "assessment.list",
+            json!({})
+        )
+        .await
+        .0,
+        200
+    );
+    hub.post(
+        &format!("/v1/accounts/{}/rotate-token", w.account_id),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        call(hub, Some(basic(&w.token, "")), "assessment.list", json!({}))
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        call(
+            hub,
+            Some(basic(new_token, "")),
+            "assessment.list",
+            json!({})
+        )
+        .await
+        .0,
+        401
+    );
 }
 
 #[tokio::test]
@@ -63,7 +143,11 @@ async fn a_start_that_cannot_be_served_gets_a_message_for_the_recruiter() {
     bad_email["candidate"]["email"] = json!("not-an-email");
     let mut missing = ok.clone();
     missing["job"].as_object_mut().unwrap().remove("name");
-    let unknown_type = start_body("6f1c2f1e-0000-4000-8000-000000000000", "app-1", "a@example.com");
+    let unknown_type = start_body(
+        "6f1c2f1e-0000-4000-8000-000000000000",
+        "app-1",
+        "a@example.com",
+    );
     let not_uuid = start_body("basic", "app-1", "a@example.com");
     for (body, needle) in [
         (no_email, "email"),
@@ -76,16 +160,28 @@ async fn a_start_that_cannot_be_served_gets_a_message_for_the_recruiter() {
         let (status, res) = w.hub.ats(&w.token, "assessment.start", body.clone()).await;
         assert_eq!(status, 422, "{body} → {res}");
         let message = res["message"].as_str().unwrap();
-        assert!(message.contains(needle), "`{message}` should mention `{needle}`");
+        assert!(
+            message.contains(needle),
+            "`{message}` should mention `{needle}`"
+        );
     }
     // An inactive package is no longer offered.
-    w.hub.patch("/v1/packages/basic", json!({"active": false})).await;
+    w.hub
+        .patch("/v1/packages/basic", json!({"active": false}))
+        .await;
     let (status, res) = w.hub.ats(&w.token, "assessment.start", ok.clone()).await;
     assert_eq!(status, 422, "{res}");
     let (_, list) = w.hub.ats(&w.token, "assessment.list", json!({})).await;
     assert_eq!(list["results"].as_array().unwrap().len(), 1);
     // Cancelling something unknown.
-    let (status, res) = w.hub.ats(&w.token, "assessment.cancel", json!({"assessment_id": "0191e1f2-0000-7000-8000-000000000000"})).await;
+    let (status, res) = w
+        .hub
+        .ats(
+            &w.token,
+            "assessment.cancel",
+            json!({"assessment_id": "0191e1f2-0000-7000-8000-000000000000"}),
+        )
+        .await;
     assert_eq!(status, 422);
     assert!(res["message"].as_str().unwrap().contains("isn't known"));
 }
@@ -93,13 +189,29 @@ async fn a_start_that_cannot_be_served_gets_a_message_for_the_recruiter() {
 #[tokio::test]
 async fn an_account_without_a_verified_ashby_key_cannot_start() {
     let hub = TestHub::spawn().await;
-    let (_, account) = hub.post("/v1/accounts", json!({"name": "New", "ats": "ashby"})).await;
+    let (_, account) = hub
+        .post("/v1/accounts", json!({"name": "New", "ats": "ashby"}))
+        .await;
     let token = account["external_trigger_token"].as_str().unwrap();
-    let (_, packages) = hub.put("/v1/packages", json!([{"id": "p", "kind": "assessment", "name": "P"}])).await;
+    let (_, packages) = hub
+        .put(
+            "/v1/packages",
+            json!([{"id": "p", "kind": "assessment", "name": "P"}]),
+        )
+        .await;
     let type_id = packages["data"][0]["ats_type_id"].as_str().unwrap();
-    let (status, body) = hub.ats(token, "assessment.start", start_body(type_id, "a", "a@example.com")).await;
+    let (status, body) = hub
+        .ats(
+            token,
+            "assessment.start",
+            start_body(type_id, "a", "a@example.com"),
+        )
+        .await;
     assert_eq!(status, 422);
-    assert!(body["message"].as_str().unwrap().contains("isn't finished"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("isn't finished"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -107,29 +219,69 @@ async fn ashby_keys_are_verified_live() {
     let w = World::new().await;
     let path = format!("/v1/accounts/{}/ats-credentials", w.account_id);
     let (status, body) = w.hub.put(&path, json!({"api_key": "made-up"})).await;
-    assert_eq!((status.as_u16(), body["error"]["code"].as_str()), (422, Some("ashby_key_rejected")), "{body}");
-    let read_only = w.ashby.sim.create_key(None, Some(vec!["candidatesRead".into()])).key;
+    assert_eq!(
+        (status.as_u16(), body["error"]["code"].as_str()),
+        (422, Some("ashby_key_rejected")),
+        "{body}"
+    );
+    let read_only = w
+        .ashby
+        .sim
+        .create_key(None, Some(vec!["candidatesRead".into()]))
+        .key;
     let (status, body) = w.hub.put(&path, json!({"api_key": read_only})).await;
     assert_eq!(status, 422);
-    assert!(body["error"]["message"].as_str().unwrap().contains("candidatesWrite"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("candidatesWrite"),
+        "{body}"
+    );
     // A rejected key leaves the account as it was.
     let (_, account) = w.hub.get(&format!("/v1/accounts/{}", w.account_id)).await;
     assert_eq!(account["status"], "active");
     // An Ashby that cannot be reached is a gateway problem, said plainly.
-    let (_, other) = w.hub.post("/v1/accounts", json!({"name": "B", "ats": "ashby", "ats_api_base_url": "http://127.0.0.1:9"})).await;
-    let (status, body) = w.hub.put(&format!("/v1/accounts/{}/ats-credentials", other["id"].as_str().unwrap()), json!({"api_key": "k"})).await;
-    assert_eq!((status.as_u16(), body["error"]["code"].as_str()), (502, Some("ashby_unreachable")), "{body}");
+    let (_, other) = w
+        .hub
+        .post(
+            "/v1/accounts",
+            json!({"name": "B", "ats": "ashby", "ats_api_base_url": "http://127.0.0.1:9"}),
+        )
+        .await;
+    let (status, body) = w
+        .hub
+        .put(
+            &format!(
+                "/v1/accounts/{}/ats-credentials",
+                other["id"].as_str().unwrap()
+            ),
+            json!({"api_key": "k"}),
+        )
+        .await;
+    assert_eq!(
+        (status.as_u16(), body["error"]["code"].as_str()),
+        (502, Some("ashby_unreachable")),
+        "{body}"
+    );
 }
 
 #[tokio::test]
 async fn custom_fields_are_served_under_every_documented_path() {
     let w = World::new().await;
-    w.hub.put("/v1/custom-fields", json!({"fields": [{"id": "shift", "name": "Shift", "type": "String"}]})).await;
-    for method in ["customField.list", "assessment.customField.list", "customFields.fetch"] {
+    w.hub.put("/v1/custom-fields", json!({"fields": [{"id": "shift", "name": "Shift", "type": "String", "isRequired": true}]})).await;
+    for method in [
+        "customField.list",
+        "assessment.customField.list",
+        "customFields.fetch",
+    ] {
         let (status, body) = w.hub.ats(&w.token, method, json!({})).await;
         assert_eq!(status, 200, "{method}");
         assert_eq!(body["success"], true);
-        assert_eq!(body["fields"][0]["id"], "shift", "{method}: `fields`, not `results`");
+        assert_eq!(
+            body["fields"][0]["id"], "shift",
+            "{method}: `fields`, not `results`"
+        );
     }
     // The sim reads them and sends values with the next start.
     let fields = w.ashby.sim.custom_fields().await.unwrap();

@@ -36,7 +36,9 @@ async fn database_url(dir: &std::path::Path) -> String {
     if std::env::var("SCREENHUB_TEST_BACKEND").as_deref() == Ok("postgres") {
         let base = std::env::var("SCREENHUB_TEST_DATABASE_URL")
             .expect("SCREENHUB_TEST_BACKEND=postgres needs SCREENHUB_TEST_DATABASE_URL");
-        return screenhub_store::testing::fresh_postgres_database(&base).await.expect("a fresh PostgreSQL database");
+        return screenhub_store::testing::fresh_postgres_database(&base)
+            .await
+            .expect("a fresh PostgreSQL database");
     }
     format!("sqlite://{}", dir.join("screenhub.db").display())
 }
@@ -57,6 +59,10 @@ impl TestHub {
 
     /// Spawn with a configuration tweak (e.g. another retry schedule).
     pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        // Logs only when asked for (RUST_LOG=…), to keep test output readable.
+        if std::env::var_os("RUST_LOG").is_some() {
+            screenhub::app::init_tracing(screenhub::config::LogFormat::Text);
+        }
         let dir = Arc::new(tempfile::tempdir().unwrap());
         let mut config = test_config(dir.path());
         tweak(&mut config);
@@ -64,8 +70,20 @@ impl TestHub {
         config.database_url = database_url(dir.path()).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let hub = start(&config, &master_key, listener).await;
-        let (_, api_key) = hub.state.store.create_api_key("tests", hub.state.now()).await.unwrap();
-        Self { hub, http: reqwest::Client::new(), api_key, config, master_key, _dir: dir }
+        let (_, api_key) = hub
+            .state
+            .store
+            .create_api_key("tests", hub.state.now())
+            .await
+            .unwrap();
+        Self {
+            hub,
+            http: reqwest::Client::new(),
+            api_key,
+            config,
+            master_key,
+            _dir: dir,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -96,18 +114,35 @@ impl TestHub {
         self.hub.abort().await;
         let listener = bind_again(addr).await;
         let hub = start(&self.config, &self.master_key, listener).await;
-        Self { hub, ..self }
+        // Connections kept alive to the old server die with it, as in a real crash.
+        Self {
+            hub,
+            http: reqwest::Client::new(),
+            ..self
+        }
     }
 
-    pub async fn request(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.url())).bearer_auth(&self.api_key);
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.url()))
+            .bearer_auth(&self.api_key);
         if let Some(body) = body {
             req = req.json(&body);
         }
         let res = req.send().await.unwrap();
         let status = StatusCode::from_u16(res.status().as_u16()).unwrap();
         let text = res.text().await.unwrap();
-        let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         (status, value)
     }
 
@@ -162,16 +197,29 @@ impl TestHub {
             if check(&body) {
                 return body;
             }
-            assert!(tokio::time::Instant::now() < deadline, "timed out waiting on {path}; last: {body:#}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting on {path}; last: {body:#}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 }
 
 async fn start(config: &Config, master_key: &MasterKey, listener: tokio::net::TcpListener) -> Hub {
-    let store = Store::connect(&config.database_url, Cipher::new(master_key)).await.unwrap();
+    let store = Store::connect(&config.database_url, Cipher::new(master_key))
+        .await
+        .unwrap();
     store.migrate().await.unwrap();
-    Hub::start_with(config.clone(), listener, store, system_clock(), Roles::default()).await.unwrap()
+    Hub::start_with(
+        config.clone(),
+        listener,
+        store,
+        system_clock(),
+        Roles::default(),
+    )
+    .await
+    .unwrap()
 }
 
 async fn bind_again(addr: SocketAddr) -> tokio::net::TcpListener {
@@ -213,7 +261,9 @@ impl VendorReceiver {
         let state = Arc::new(ReceiverState::default());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/webhooks", listener.local_addr().unwrap());
-        let app = Router::new().route("/webhooks", post(receive)).with_state(state.clone());
+        let app = Router::new()
+            .route("/webhooks", post(receive))
+            .with_state(state.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self { url, state }
     }
@@ -236,11 +286,18 @@ impl VendorReceiver {
     }
 
     pub fn of_type(&self, event_type: &str) -> Vec<ReceivedWebhook> {
-        self.received().into_iter().filter(|w| w.event_type == event_type).collect()
+        self.received()
+            .into_iter()
+            .filter(|w| w.event_type == event_type)
+            .collect()
     }
 }
 
-async fn receive(State(state): State<Arc<ReceiverState>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn receive(
+    State(state): State<Arc<ReceiverState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
     state.attempts.fetch_add(1, Ordering::SeqCst);
     if state
         .fail_next
@@ -251,7 +308,10 @@ async fn receive(State(state): State<Arc<ReceiverState>>, headers: HeaderMap, bo
     }
     let secret = state.secret.lock().unwrap().clone();
     let verified = match secret {
-        Some(secret) => standardwebhooks::Webhook::new(&secret).unwrap().verify(&body, &headers).is_ok(),
+        Some(secret) => standardwebhooks::Webhook::new(&secret)
+            .unwrap()
+            .verify(&body, &headers)
+            .is_ok(),
         None => false,
     };
     if !verified {
@@ -259,7 +319,11 @@ async fn receive(State(state): State<Arc<ReceiverState>>, headers: HeaderMap, bo
     }
     let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let webhook = ReceivedWebhook {
-        id: headers.get("webhook-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned(),
+        id: headers
+            .get("webhook-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned(),
         event_type: value["type"].as_str().unwrap_or_default().to_owned(),
         body: value,
         verified,
@@ -334,13 +398,24 @@ impl World {
         let ashby = Ashby::start().await;
         let receiver = VendorReceiver::start().await;
         let (status, account) = hub
-            .post("/v1/accounts", json!({"name": "Acme", "ats": "ashby", "ats_api_base_url": ashby.url}))
+            .post(
+                "/v1/accounts",
+                json!({"name": "Acme", "ats": "ashby", "ats_api_base_url": ashby.url}),
+            )
             .await;
         assert_eq!(status, 201, "{account}");
         let account_id = account["id"].as_str().unwrap().to_owned();
-        let token = account["external_trigger_token"].as_str().unwrap().to_owned();
+        let token = account["external_trigger_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         let ashby_key = ashby.key();
-        let (status, body) = hub.put(&format!("/v1/accounts/{account_id}/ats-credentials"), json!({"api_key": ashby_key})).await;
+        let (status, body) = hub
+            .put(
+                &format!("/v1/accounts/{account_id}/ats-credentials"),
+                json!({"api_key": ashby_key}),
+            )
+            .await;
         assert_eq!(status, 200, "{body}");
         let (status, packages) = hub
             .put("/v1/packages", json!([
@@ -349,12 +424,28 @@ impl World {
             ]))
             .await;
         assert_eq!(status, 200, "{packages}");
-        let type_id = packages["data"][0]["ats_type_id"].as_str().unwrap().to_owned();
-        let (status, endpoint) = hub.post("/v1/webhook-endpoints", json!({"url": receiver.url})).await;
+        let type_id = packages["data"][0]["ats_type_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (status, endpoint) = hub
+            .post("/v1/webhook-endpoints", json!({"url": receiver.url}))
+            .await;
         assert_eq!(status, 201, "{endpoint}");
         receiver.set_secret(endpoint["secret"].as_str().unwrap());
-        ashby.sim.set_partner(&hub.partner_base_url(), &token).unwrap();
-        Self { hub, ashby, receiver, account_id, token, ashby_key, type_id }
+        ashby
+            .sim
+            .set_partner(&hub.partner_base_url(), &token)
+            .unwrap();
+        Self {
+            hub,
+            ashby,
+            receiver,
+            account_id,
+            token,
+            ashby_key,
+            type_id,
+        }
     }
 
     /// Start an assessment through the sim, as a recruiter would; returns its id.
@@ -386,7 +477,10 @@ impl World {
                 if check(&a) {
                     return a;
                 }
-                assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}; sim has {a:#?}");
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "timed out waiting for {what}; sim has {a:#?}"
+                );
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

@@ -9,7 +9,9 @@ use axum::routing::post;
 use axum::{Json, Router};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use screenhub_ashby::partner::{start_response, AssessmentType, CustomFieldsResponse, PartnerErrorBody};
+use screenhub_ashby::partner::{
+    start_response, AssessmentType, CustomFieldsResponse, PartnerErrorBody,
+};
 use screenhub_ashby::public::{new_request_id, ErrorEnvelope, SuccessEnvelope};
 use screenhub_core::account::AccountStatus;
 use screenhub_store::Account;
@@ -29,20 +31,30 @@ pub fn router() -> Router<AppState> {
 }
 
 fn envelope_error(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, Json(ErrorEnvelope::new(code, message, Some(new_request_id())))).into_response()
+    (
+        status,
+        Json(ErrorEnvelope::new(code, message, Some(new_request_id()))),
+    )
+        .into_response()
 }
 
 /// The token Ashby presents: the Basic username (Ashby's way), the Basic
 /// password, or a Bearer token.
 fn presented_token(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
-    if let Some(b64) = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic ")) {
+    if let Some(b64) = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))
+    {
         let decoded = String::from_utf8(STANDARD.decode(b64.trim()).ok()?).ok()?;
         let (user, pass) = decoded.split_once(':').unwrap_or((&decoded, ""));
         let token = if user.is_empty() { pass } else { user };
         return (!token.is_empty()).then(|| token.to_owned());
     }
-    let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer "))?.trim();
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))?
+        .trim();
     (!token.is_empty()).then(|| token.to_owned())
 }
 
@@ -76,7 +88,11 @@ fn internal(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, request_id, "partner API failed");
     (
         StatusCode::INTERNAL_SERVER_ERROR,
-        Json(ErrorEnvelope::new("internal_error", "Something went wrong on the vendor's side. Try again in a minute.", Some(request_id))),
+        Json(ErrorEnvelope::new(
+            "internal_error",
+            "Something went wrong on the vendor's side. Try again in a minute.",
+            Some(request_id),
+        )),
     )
         .into_response()
 }
@@ -84,7 +100,9 @@ fn internal(e: impl std::fmt::Display) -> Response {
 fn answer(result: Result<AtsAnswer, AtsFailure>) -> Response {
     match result {
         Ok(a) => Json(start_response(a.order.id.0, a.update_request)).into_response(),
-        Err(AtsFailure::Rejected(r)) => (r.status, Json(PartnerErrorBody { message: r.message })).into_response(),
+        Err(AtsFailure::Rejected(r)) => {
+            (r.status, Json(PartnerErrorBody { message: r.message })).into_response()
+        }
         Err(AtsFailure::Internal(e)) => internal(e),
     }
 }
@@ -99,7 +117,11 @@ async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response {
             let types: Vec<AssessmentType> = packages
                 .iter()
                 .filter(|p| p.offered_to(&account.id))
-                .map(|p| AssessmentType { assessment_type_id: p.ats_type_id, name: p.name.clone(), description: p.description.clone() })
+                .map(|p| AssessmentType {
+                    assessment_type_id: p.ats_type_id,
+                    name: p.name.clone(),
+                    description: p.description.clone(),
+                })
                 .collect();
             Json(SuccessEnvelope::new(types)).into_response()
         }

@@ -24,7 +24,10 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
     };
     let key = match key.to_str().map(str::trim) {
         Ok(k) if !k.is_empty() && k.len() <= 255 => k.to_owned(),
-        _ => return ApiError::bad_request("Idempotency-Key must be 1–255 visible ASCII characters").into_response(),
+        _ => {
+            return ApiError::bad_request("Idempotency-Key must be 1–255 visible ASCII characters")
+                .into_response()
+        }
     };
     // Unauthenticated requests fall through; the handler answers 401.
     let token = request
@@ -46,8 +49,12 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
     let bytes = match to_bytes(body, state.config.max_body_bytes).await {
         Ok(b) => b,
         Err(_) => {
-            return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is too large")
-                .into_response()
+            return ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the request body is too large",
+            )
+            .into_response()
         }
     };
     let fingerprint = Sha256::new()

@@ -76,7 +76,11 @@ fn view(state: &AppState, account: &screenhub_store::Account) -> AccountView {
 
 async fn find(state: &AppState, raw: &str) -> ApiResult<screenhub_store::Account> {
     let id: AccountId = path_id(raw, "account")?;
-    state.store.get_account(&id).await?.ok_or_else(|| ApiError::not_found("account"))
+    state
+        .store
+        .get_account(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("account"))
 }
 
 /// Create an account for an employer; returns its External Trigger Token once.
@@ -88,17 +92,33 @@ async fn create_account(
     ApiJson(body): ApiJson<CreateAccount>,
 ) -> ApiResult<(StatusCode, Json<AccountWithToken>)> {
     let name = validate_name(&body.name)?;
-    let base = body.ats_api_base_url.unwrap_or_else(|| state.config.ashby_api_base_url.clone());
+    let base = body
+        .ats_api_base_url
+        .unwrap_or_else(|| state.config.ashby_api_base_url.clone());
     let base = screenhub_core::order::validate_http_url(&base)
         .map_err(|e| ApiError::validation(format!("ats_api_base_url {e}")))?
         .as_str()
         .trim_end_matches('/')
         .to_owned();
-    state.policy.check_url(&base).map_err(|e| ApiError::validation(format!("ats_api_base_url: {e}")))?;
-    let new = NewAccount { name, ats: body.ats, environment: body.environment, ats_api_base_url: base };
+    state
+        .policy
+        .check_url(&base)
+        .map_err(|e| ApiError::validation(format!("ats_api_base_url: {e}")))?;
+    let new = NewAccount {
+        name,
+        ats: body.ats,
+        environment: body.environment,
+        ats_api_base_url: base,
+    };
     let (account, token) = state.store.create_account(new, state.now()).await?;
     tracing::info!(account_id = %account.id, "account created");
-    Ok((StatusCode::CREATED, Json(AccountWithToken { account: view(&state, &account), external_trigger_token: token })))
+    Ok((
+        StatusCode::CREATED,
+        Json(AccountWithToken {
+            account: view(&state, &account),
+            external_trigger_token: token,
+        }),
+    ))
 }
 
 /// List accounts, oldest first.
@@ -110,18 +130,34 @@ async fn list_accounts(
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> ApiResult<Json<Page<AccountView>>> {
     let limit = limit(params.limit)?;
-    let after = params.cursor.as_deref().map(|c| path_id::<AccountId>(c, "account")).transpose()
+    let after = params
+        .cursor
+        .as_deref()
+        .map(|c| path_id::<AccountId>(c, "account"))
+        .transpose()
         .map_err(|_| ApiError::bad_request("cursor is not one this API returned"))?;
     let accounts = state.store.list_accounts(after.as_ref(), limit + 1).await?;
     let more = accounts.len() > limit as usize;
-    let data: Vec<_> = accounts.iter().take(limit as usize).map(|a| view(&state, a)).collect();
-    let next_cursor = if more { data.last().map(|a| a.id.to_string()) } else { None };
+    let data: Vec<_> = accounts
+        .iter()
+        .take(limit as usize)
+        .map(|a| view(&state, a))
+        .collect();
+    let next_cursor = if more {
+        data.last().map(|a| a.id.to_string())
+    } else {
+        None
+    };
     Ok(Json(Page { data, next_cursor }))
 }
 
 #[utoipa::path(get, path = "/v1/accounts/{id}", tag = "accounts", params(("id" = String, Path)),
     responses((status = 200, body = AccountView), (status = 404, body = crate::error::ErrorBody)))]
-async fn get_account(State(state): State<AppState>, _key: VendorKey, Path(id): Path<String>) -> ApiResult<Json<AccountView>> {
+async fn get_account(
+    State(state): State<AppState>,
+    _key: VendorKey,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AccountView>> {
     let account = find(&state, &id).await?;
     Ok(Json(view(&state, &account)))
 }
@@ -139,7 +175,14 @@ async fn update_account(
     let name = body.name.as_deref().map(validate_name).transpose()?;
     let account = state
         .store
-        .update_account(&account.id, AccountPatch { name, disabled: body.disabled }, state.now())
+        .update_account(
+            &account.id,
+            AccountPatch {
+                name,
+                disabled: body.disabled,
+            },
+            state.now(),
+        )
         .await?;
     Ok(Json(view(&state, &account)))
 }
@@ -157,13 +200,21 @@ async fn rotate_token(
     const MAX_GRACE: u64 = 30 * 24 * 3600;
     let grace = body.grace_period_seconds.filter(|g| *g > 0);
     if grace.is_some_and(|g| g > MAX_GRACE) {
-        return Err(ApiError::validation("grace_period_seconds may be at most 2592000 (30 days)"));
+        return Err(ApiError::validation(
+            "grace_period_seconds may be at most 2592000 (30 days)",
+        ));
     }
     let now = state.now();
     let until = grace.map(|g| now + g as i64 * 1000);
-    let (account, token) = state.store.rotate_account_token(&account.id, until, now).await?;
+    let (account, token) = state
+        .store
+        .rotate_account_token(&account.id, until, now)
+        .await?;
     tracing::info!(account_id = %account.id, "external trigger token rotated");
-    Ok(Json(AccountWithToken { account: view(&state, &account), external_trigger_token: token }))
+    Ok(Json(AccountWithToken {
+        account: view(&state, &account),
+        external_trigger_token: token,
+    }))
 }
 
 /// Verify the employer's Ashby API key live (`apiKey.info`) and store it; the account becomes `active`.

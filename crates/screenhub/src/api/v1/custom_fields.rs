@@ -27,7 +27,9 @@ pub struct CustomFields {
     pub fields: Vec<screenhub_ashby::partner::CustomField>,
 }
 
-pub async fn load(state: &AppState) -> Result<Vec<screenhub_ashby::partner::CustomField>, ApiError> {
+pub async fn load(
+    state: &AppState,
+) -> Result<Vec<screenhub_ashby::partner::CustomField>, ApiError> {
     match state.store.get_setting(CUSTOM_FIELDS).await? {
         Some(v) => serde_json::from_value(v).map_err(ApiError::internal),
         None => Ok(vec![]),
@@ -35,8 +37,13 @@ pub async fn load(state: &AppState) -> Result<Vec<screenhub_ashby::partner::Cust
 }
 
 #[utoipa::path(get, path = "/v1/custom-fields", tag = "custom fields", responses((status = 200, body = CustomFields)))]
-async fn get_custom_fields(State(state): State<AppState>, _key: VendorKey) -> ApiResult<Json<CustomFields>> {
-    Ok(Json(CustomFields { fields: load(&state).await? }))
+async fn get_custom_fields(
+    State(state): State<AppState>,
+    _key: VendorKey,
+) -> ApiResult<Json<CustomFields>> {
+    Ok(Json(CustomFields {
+        fields: load(&state).await?,
+    }))
 }
 
 /// Replace the custom fields Ashby will offer to sync.
@@ -53,13 +60,21 @@ async fn put_custom_fields(
     let mut seen = std::collections::HashSet::new();
     for (i, f) in body.fields.iter().enumerate() {
         if f.id.trim().is_empty() || f.name.trim().is_empty() {
-            return Err(ApiError::validation(format!("fields[{i}]: id and name must not be empty")));
+            return Err(ApiError::validation(format!(
+                "fields[{i}]: id and name must not be empty"
+            )));
         }
         if !seen.insert(f.id.clone()) {
-            return Err(ApiError::validation(format!("fields[{i}]: id `{}` appears twice", f.id)));
+            return Err(ApiError::validation(format!(
+                "fields[{i}]: id `{}` appears twice",
+                f.id
+            )));
         }
     }
     let value = serde_json::to_value(&body.fields).map_err(ApiError::internal)?;
-    state.store.put_setting(CUSTOM_FIELDS, &value, state.now()).await?;
+    state
+        .store
+        .put_setting(CUSTOM_FIELDS, &value, state.now())
+        .await?;
     Ok(Json(body))
 }

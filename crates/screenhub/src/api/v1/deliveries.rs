@@ -48,25 +48,35 @@ async fn list_deliveries(
         order_id: p
             .order_id
             .as_deref()
-            .map(|o| o.parse::<OrderId>().map_err(|_| ApiError::bad_request("order_id must be an order id (a UUID)")))
+            .map(|o| {
+                o.parse::<OrderId>()
+                    .map_err(|_| ApiError::bad_request("order_id must be an order id (a UUID)"))
+            })
             .transpose()?,
         target: p
             .target
             .as_deref()
-            .map(|t| DeliveryTarget::parse(t).ok_or_else(|| ApiError::bad_request("target must be `vendor` or `ats`")))
+            .map(|t| {
+                DeliveryTarget::parse(t)
+                    .ok_or_else(|| ApiError::bad_request("target must be `vendor` or `ats`"))
+            })
             .transpose()?,
         state: p
             .state
             .as_deref()
             .map(|s| {
-                DeliveryState::parse(s)
-                    .ok_or_else(|| ApiError::bad_request("state must be one of pending, succeeded, failed, dead"))
+                DeliveryState::parse(s).ok_or_else(|| {
+                    ApiError::bad_request("state must be one of pending, succeeded, failed, dead")
+                })
             })
             .transpose()?,
         before_seq: p
             .cursor
             .as_deref()
-            .map(|c| c.parse::<i64>().map_err(|_| ApiError::bad_request("cursor is not one this API returned")))
+            .map(|c| {
+                c.parse::<i64>()
+                    .map_err(|_| ApiError::bad_request("cursor is not one this API returned"))
+            })
             .transpose()?,
         limit: limit + 1,
         ..Default::default()
@@ -74,13 +84,24 @@ async fn list_deliveries(
     let deliveries = state.store.list_deliveries(&filter).await?;
     let more = deliveries.len() > limit as usize;
     let page: Vec<_> = deliveries.into_iter().take(limit as usize).collect();
-    let next_cursor = if more { page.last().map(|d| d.seq.to_string()) } else { None };
-    Ok(Json(Page { data: page.iter().map(DeliveryView::from).collect(), next_cursor }))
+    let next_cursor = if more {
+        page.last().map(|d| d.seq.to_string())
+    } else {
+        None
+    };
+    Ok(Json(Page {
+        data: page.iter().map(DeliveryView::from).collect(),
+        next_cursor,
+    }))
 }
 
 async fn find(state: &AppState, raw: &str) -> ApiResult<DeliveryDetail> {
     let id: DeliveryId = path_id(raw, "delivery")?;
-    let (delivery, payload, attempts) = state.store.get_delivery(&id).await?.ok_or_else(|| ApiError::not_found("delivery"))?;
+    let (delivery, payload, attempts) = state
+        .store
+        .get_delivery(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("delivery"))?;
     Ok(DeliveryDetail {
         delivery: DeliveryView::from(&delivery),
         payload,
@@ -91,7 +112,11 @@ async fn find(state: &AppState, raw: &str) -> ApiResult<DeliveryDetail> {
 /// One delivery with its payload and every attempt.
 #[utoipa::path(get, path = "/v1/deliveries/{id}", tag = "deliveries", params(("id" = String, Path)),
     responses((status = 200, body = DeliveryDetail), (status = 404, body = crate::error::ErrorBody)))]
-async fn get_delivery(State(state): State<AppState>, _key: VendorKey, Path(id): Path<String>) -> ApiResult<Json<DeliveryDetail>> {
+async fn get_delivery(
+    State(state): State<AppState>,
+    _key: VendorKey,
+    Path(id): Path<String>,
+) -> ApiResult<Json<DeliveryDetail>> {
     Ok(Json(find(&state, &id).await?))
 }
 
@@ -99,12 +124,20 @@ async fn get_delivery(State(state): State<AppState>, _key: VendorKey, Path(id): 
 #[utoipa::path(post, path = "/v1/deliveries/{id}/retry", tag = "deliveries", params(("id" = String, Path)),
     responses((status = 200, body = DeliveryView), (status = 404, body = crate::error::ErrorBody),
         (status = 409, description = "Already queued or delivered, or superseded by a later update", body = crate::error::ErrorBody)))]
-async fn retry_delivery(State(state): State<AppState>, _key: VendorKey, Path(id): Path<String>) -> ApiResult<Json<DeliveryView>> {
+async fn retry_delivery(
+    State(state): State<AppState>,
+    _key: VendorKey,
+    Path(id): Path<String>,
+) -> ApiResult<Json<DeliveryView>> {
     let id: DeliveryId = path_id(&id, "delivery")?;
-    let delivery = state.store.retry_delivery(&id, state.now()).await.map_err(|e| match e {
-        screenhub_store::StoreError::NotFound => ApiError::not_found("delivery"),
-        e => e.into(),
-    })?;
+    let delivery = state
+        .store
+        .retry_delivery(&id, state.now())
+        .await
+        .map_err(|e| match e {
+            screenhub_store::StoreError::NotFound => ApiError::not_found("delivery"),
+            e => e.into(),
+        })?;
     state.work_added();
     tracing::info!(delivery_id = %delivery.id, "delivery queued again by hand");
     Ok(Json(DeliveryView::from(&delivery)))

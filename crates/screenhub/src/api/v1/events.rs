@@ -37,9 +37,16 @@ pub struct EventPage {
 /// Events in the order they happened. Poll with the `next_after` of the last page.
 #[utoipa::path(get, path = "/v1/events", tag = "events", params(EventParams),
     responses((status = 200, body = EventPage), (status = 400, body = crate::error::ErrorBody)))]
-async fn list_events(State(state): State<AppState>, _key: VendorKey, ApiQuery(p): ApiQuery<EventParams>) -> ApiResult<Json<EventPage>> {
+async fn list_events(
+    State(state): State<AppState>,
+    _key: VendorKey,
+    ApiQuery(p): ApiQuery<EventParams>,
+) -> ApiResult<Json<EventPage>> {
     let after = p.after.unwrap_or(0).max(0);
     let events = state.store.list_events(after, limit(p.limit)?).await?;
     let next_after = events.last().map(|e| e.seq).unwrap_or(after);
-    Ok(Json(EventPage { data: events.iter().map(EventView::from).collect(), next_after }))
+    Ok(Json(EventPage {
+        data: events.iter().map(EventView::from).collect(),
+        next_after,
+    }))
 }

@@ -44,15 +44,20 @@ pub fn limit(requested: Option<u32>) -> Result<u32, ApiError> {
     match requested {
         None => Ok(DEFAULT_LIMIT),
         Some(l) if (1..=MAX_LIMIT).contains(&l) => Ok(l),
-        Some(_) => Err(ApiError::bad_request(format!("limit must be between 1 and {MAX_LIMIT}"))),
+        Some(_) => Err(ApiError::bad_request(format!(
+            "limit must be between 1 and {MAX_LIMIT}"
+        ))),
     }
 }
 
 /// Parse an RFC 3339 time given as a query parameter.
 pub fn query_time(name: &str, raw: Option<&str>) -> Result<Option<i64>, ApiError> {
     raw.map(|r| {
-        screenhub_core::clock::parse_rfc3339(r)
-            .ok_or_else(|| ApiError::bad_request(format!("{name} must be an RFC 3339 time such as 2026-01-31T09:00:00Z")))
+        screenhub_core::clock::parse_rfc3339(r).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "{name} must be an RFC 3339 time such as 2026-01-31T09:00:00Z"
+            ))
+        })
     })
     .transpose()
 }

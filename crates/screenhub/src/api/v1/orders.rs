@@ -2,7 +2,9 @@
 
 use axum::extract::{Path, State};
 use axum::Json;
-use screenhub_core::order::{validate_result, Actor, Change, OrderResult, OrderStatus, Outcome, Score, ScreeningResult};
+use screenhub_core::order::{
+    validate_result, Actor, Change, OrderResult, OrderStatus, Outcome, Score, ScreeningResult,
+};
 use screenhub_core::{AccountId, OrderId};
 use screenhub_store::{DeliveryFilter, OrderFilter};
 use serde::Deserialize;
@@ -66,12 +68,18 @@ async fn list_orders(
     let account_id = p
         .account_id
         .as_deref()
-        .map(|a| a.parse::<AccountId>().map_err(|e| ApiError::bad_request(format!("account_id: {e}"))))
+        .map(|a| {
+            a.parse::<AccountId>()
+                .map_err(|e| ApiError::bad_request(format!("account_id: {e}")))
+        })
         .transpose()?;
     let before = p
         .cursor
         .as_deref()
-        .map(|c| c.parse::<OrderId>().map_err(|_| ApiError::bad_request("cursor is not one this API returned")))
+        .map(|c| {
+            c.parse::<OrderId>()
+                .map_err(|_| ApiError::bad_request("cursor is not one this API returned"))
+        })
         .transpose()?;
     let filter = OrderFilter {
         account_id,
@@ -85,25 +93,45 @@ async fn list_orders(
     };
     let orders = state.store.list_orders(&filter).await?;
     let more = orders.len() > limit as usize;
-    let data: Vec<OrderView> = orders.iter().take(limit as usize).map(OrderView::from).collect();
-    let next_cursor = if more { data.last().map(|o| o.id.to_string()) } else { None };
+    let data: Vec<OrderView> = orders
+        .iter()
+        .take(limit as usize)
+        .map(OrderView::from)
+        .collect();
+    let next_cursor = if more {
+        data.last().map(|o| o.id.to_string())
+    } else {
+        None
+    };
     Ok(Json(Page { data, next_cursor }))
 }
 
 async fn find(state: &AppState, raw: &str) -> ApiResult<screenhub_store::Order> {
     let id: OrderId = path_id(raw, "order")?;
-    state.store.get_order(&id, None).await?.ok_or_else(|| ApiError::not_found("order"))
+    state
+        .store
+        .get_order(&id, None)
+        .await?
+        .ok_or_else(|| ApiError::not_found("order"))
 }
 
 /// One order with its timeline and deliveries.
 #[utoipa::path(get, path = "/v1/orders/{id}", tag = "orders", params(("id" = String, Path)),
     responses((status = 200, body = OrderDetail), (status = 404, body = crate::error::ErrorBody)))]
-async fn get_order(State(state): State<AppState>, _key: VendorKey, Path(id): Path<String>) -> ApiResult<Json<OrderDetail>> {
+async fn get_order(
+    State(state): State<AppState>,
+    _key: VendorKey,
+    Path(id): Path<String>,
+) -> ApiResult<Json<OrderDetail>> {
     let order = find(&state, &id).await?;
     let events = state.store.order_events(&order.id).await?;
     let deliveries = state
         .store
-        .list_deliveries(&DeliveryFilter { order_id: Some(order.id), limit: 500, ..Default::default() })
+        .list_deliveries(&DeliveryFilter {
+            order_id: Some(order.id),
+            limit: 500,
+            ..Default::default()
+        })
         .await?;
     Ok(Json(OrderDetail {
         order: OrderView::from(&order),
@@ -129,8 +157,12 @@ pub struct StatusReport {
 
 fn text(field: &str, value: Option<String>, max: usize) -> Result<Option<String>, ApiError> {
     match value.map(|v| v.trim().to_owned()) {
-        Some(v) if v.is_empty() => Err(ApiError::validation(format!("{field} must not be empty when given"))),
-        Some(v) if v.chars().count() > max => Err(ApiError::validation(format!("{field} may be at most {max} characters"))),
+        Some(v) if v.is_empty() => Err(ApiError::validation(format!(
+            "{field} must not be empty when given"
+        ))),
+        Some(v) if v.chars().count() > max => Err(ApiError::validation(format!(
+            "{field} may be at most {max} characters"
+        ))),
         other => Ok(other),
     }
 }
@@ -149,23 +181,46 @@ async fn report_status(
     let label = text("label", body.label, 200)?;
     let change = match body.status.as_str() {
         "in_progress" => {
-            if body.eta_minutes.is_some_and(|m| !(0..=525_600).contains(&m)) {
-                return Err(ApiError::validation("eta_minutes must be between 0 and 525600 (a year)"));
+            if body
+                .eta_minutes
+                .is_some_and(|m| !(0..=525_600).contains(&m))
+            {
+                return Err(ApiError::validation(
+                    "eta_minutes must be between 0 and 525600 (a year)",
+                ));
             }
             if body.reason.is_some() {
-                return Err(ApiError::validation("reason goes with status `failed` only"));
+                return Err(ApiError::validation(
+                    "reason goes with status `failed` only",
+                ));
             }
-            Change::Progress { label, eta_minutes: body.eta_minutes }
+            Change::Progress {
+                label,
+                eta_minutes: body.eta_minutes,
+            }
         }
         "failed" => {
-            let reason = text("reason", body.reason, 500)?
-                .ok_or_else(|| ApiError::validation("status `failed` needs a `reason` the recruiter can read"))?;
+            let reason = text("reason", body.reason, 500)?.ok_or_else(|| {
+                ApiError::validation("status `failed` needs a `reason` the recruiter can read")
+            })?;
             Change::Fail { reason }
         }
-        "completed" => return Err(ApiError::validation("report a result with PUT /v1/orders/{id}/result")),
-        "cancelled" => return Err(ApiError::validation("cancel with POST /v1/orders/{id}/cancel")),
+        "completed" => {
+            return Err(ApiError::validation(
+                "report a result with PUT /v1/orders/{id}/result",
+            ))
+        }
+        "cancelled" => {
+            return Err(ApiError::validation(
+                "cancel with POST /v1/orders/{id}/cancel",
+            ))
+        }
         "pending" => return Err(ApiError::validation("an order never moves back to pending")),
-        other => return Err(ApiError::validation(format!("status must be `in_progress` or `failed`, not `{other}`"))),
+        other => {
+            return Err(ApiError::validation(format!(
+                "status must be `in_progress` or `failed`, not `{other}`"
+            )))
+        }
     };
     let order = ops::vendor_change(&state, &id, change).await?;
     Ok(Json(OrderView::from(&order)))
@@ -197,8 +252,11 @@ async fn report_result(
 ) -> ApiResult<Json<OrderView>> {
     let id: OrderId = path_id(&id, "order")?;
     let completed_at = match body.completed_at.as_deref() {
-        Some(t) => screenhub_core::clock::parse_rfc3339(t)
-            .ok_or_else(|| ApiError::validation("completed_at must be an RFC 3339 time such as 2026-01-31T09:00:00Z"))?,
+        Some(t) => screenhub_core::clock::parse_rfc3339(t).ok_or_else(|| {
+            ApiError::validation(
+                "completed_at must be an RFC 3339 time such as 2026-01-31T09:00:00Z",
+            )
+        })?,
         None => state.now(),
     };
     let result = OrderResult {
@@ -233,6 +291,14 @@ async fn cancel_order(
 ) -> ApiResult<Json<OrderView>> {
     let id: OrderId = path_id(&id, "order")?;
     let reason = text("reason", Some(body.reason), 500)?.unwrap_or_default();
-    let order = ops::vendor_change(&state, &id, Change::Cancel { reason, by: Actor::Vendor }).await?;
+    let order = ops::vendor_change(
+        &state,
+        &id,
+        Change::Cancel {
+            reason,
+            by: Actor::Vendor,
+        },
+    )
+    .await?;
     Ok(Json(OrderView::from(&order)))
 }

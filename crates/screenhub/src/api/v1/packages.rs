@@ -70,15 +70,26 @@ async fn validate(state: &AppState, body: PackageBody) -> Result<PackageInput, A
         return Err(ApiError::validation("name must be 1–200 characters"));
     }
     if body.description.chars().count() > 2000 {
-        return Err(ApiError::validation("description may be at most 2000 characters"));
+        return Err(ApiError::validation(
+            "description may be at most 2000 characters",
+        ));
     }
-    if body.screenings.len() > 100 || body.screenings.iter().any(|s| s.trim().is_empty() || s.len() > 200) {
-        return Err(ApiError::validation("screenings must be at most 100 non-empty names of up to 200 characters"));
+    if body.screenings.len() > 100
+        || body
+            .screenings
+            .iter()
+            .any(|s| s.trim().is_empty() || s.len() > 200)
+    {
+        return Err(ApiError::validation(
+            "screenings must be at most 100 non-empty names of up to 200 characters",
+        ));
     }
     if let Some(ids) = &body.account_ids {
         for id in ids {
             if state.store.get_account(id).await?.is_none() {
-                return Err(ApiError::validation(format!("account_ids: there is no account {id}")));
+                return Err(ApiError::validation(format!(
+                    "account_ids: there is no account {id}"
+                )));
             }
         }
     }
@@ -87,16 +98,25 @@ async fn validate(state: &AppState, body: PackageBody) -> Result<PackageInput, A
         kind: body.kind,
         name: name.to_owned(),
         description: body.description.trim().to_owned(),
-        screenings: body.screenings.iter().map(|s| s.trim().to_owned()).collect(),
+        screenings: body
+            .screenings
+            .iter()
+            .map(|s| s.trim().to_owned())
+            .collect(),
         account_ids: body.account_ids,
         active: body.active,
     })
 }
 
 #[utoipa::path(get, path = "/v1/packages", tag = "packages", responses((status = 200, body = PackageList)))]
-async fn list_packages(State(state): State<AppState>, _key: VendorKey) -> ApiResult<Json<PackageList>> {
+async fn list_packages(
+    State(state): State<AppState>,
+    _key: VendorKey,
+) -> ApiResult<Json<PackageList>> {
     let packages = state.store.list_packages().await?;
-    Ok(Json(PackageList { data: packages.iter().map(PackageView::from).collect() }))
+    Ok(Json(PackageList {
+        data: packages.iter().map(PackageView::from).collect(),
+    }))
 }
 
 /// Replace the whole set of packages (in the given order); those left out are deleted.
@@ -112,14 +132,24 @@ async fn replace_packages(
     }
     let mut inputs = Vec::with_capacity(body.len());
     for (i, p) in body.into_iter().enumerate() {
-        let input = validate(&state, p).await.map_err(|e| ApiError::validation(format!("[{i}]: {}", e.message)))?;
-        if inputs.iter().any(|other: &PackageInput| other.id == input.id) {
-            return Err(ApiError::validation(format!("[{i}]: package id `{}` appears twice", input.id)));
+        let input = validate(&state, p)
+            .await
+            .map_err(|e| ApiError::validation(format!("[{i}]: {}", e.message)))?;
+        if inputs
+            .iter()
+            .any(|other: &PackageInput| other.id == input.id)
+        {
+            return Err(ApiError::validation(format!(
+                "[{i}]: package id `{}` appears twice",
+                input.id
+            )));
         }
         inputs.push(input);
     }
     let packages = state.store.replace_packages(&inputs, state.now()).await?;
-    Ok(Json(PackageList { data: packages.iter().map(PackageView::from).collect() }))
+    Ok(Json(PackageList {
+        data: packages.iter().map(PackageView::from).collect(),
+    }))
 }
 
 #[utoipa::path(post, path = "/v1/packages", tag = "packages", request_body = PackageBody,
@@ -135,12 +165,20 @@ async fn create_package(
 }
 
 async fn find(state: &AppState, id: &str) -> ApiResult<screenhub_store::Package> {
-    state.store.get_package(id).await?.ok_or_else(|| ApiError::not_found("package"))
+    state
+        .store
+        .get_package(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("package"))
 }
 
 #[utoipa::path(get, path = "/v1/packages/{id}", tag = "packages", params(("id" = String, Path)),
     responses((status = 200, body = PackageView), (status = 404, body = crate::error::ErrorBody)))]
-async fn get_package(State(state): State<AppState>, _key: VendorKey, Path(id): Path<String>) -> ApiResult<Json<PackageView>> {
+async fn get_package(
+    State(state): State<AppState>,
+    _key: VendorKey,
+    Path(id): Path<String>,
+) -> ApiResult<Json<PackageView>> {
     Ok(Json(PackageView::from(&find(&state, &id).await?)))
 }
 
@@ -170,7 +208,11 @@ async fn update_package(
 /// Delete a package. Orders already placed keep their package id.
 #[utoipa::path(delete, path = "/v1/packages/{id}", tag = "packages", params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = crate::error::ErrorBody)))]
-async fn delete_package(State(state): State<AppState>, _key: VendorKey, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn delete_package(
+    State(state): State<AppState>,
+    _key: VendorKey,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     state.store.delete_package(&id).await.map_err(|e| match e {
         screenhub_store::StoreError::NotFound => ApiError::not_found("package"),
         e => e.into(),

@@ -65,21 +65,31 @@ pub struct NewSecret {
 
 fn validate_url(state: &AppState, url: &str) -> Result<String, ApiError> {
     let url = url.trim();
-    state.policy.check_url(url).map_err(|e| ApiError::validation(format!("url: {e}")))?;
+    state
+        .policy
+        .check_url(url)
+        .map_err(|e| ApiError::validation(format!("url: {e}")))?;
     Ok(url.to_owned())
 }
 
 fn validate_events(events: &[String]) -> Result<Vec<EventType>, ApiError> {
     if events.is_empty() {
-        return Err(ApiError::validation("events must name at least one event type (or be left out for all)"));
+        return Err(ApiError::validation(
+            "events must name at least one event type (or be left out for all)",
+        ));
     }
     events
         .iter()
         .map(|e| {
-            EventType::parse(e).filter(|t| t.is_webhook()).ok_or_else(|| {
-                let known: Vec<_> = EventType::WEBHOOK.iter().map(|t| t.as_str()).collect();
-                ApiError::validation(format!("events: `{e}` is not a webhook event type; use one of {}", known.join(", ")))
-            })
+            EventType::parse(e)
+                .filter(|t| t.is_webhook())
+                .ok_or_else(|| {
+                    let known: Vec<_> = EventType::WEBHOOK.iter().map(|t| t.as_str()).collect();
+                    ApiError::validation(format!(
+                        "events: `{e}` is not a webhook event type; use one of {}",
+                        known.join(", ")
+                    ))
+                })
         })
         .collect()
 }
@@ -95,25 +105,49 @@ async fn create_endpoint(
     let events = body.events.as_deref().map(validate_events).transpose()?;
     let (endpoint, secret) = state
         .store
-        .create_endpoint(&url, body.description.trim(), events.as_deref(), state.now())
+        .create_endpoint(
+            &url,
+            body.description.trim(),
+            events.as_deref(),
+            state.now(),
+        )
         .await?;
-    Ok((StatusCode::CREATED, Json(EndpointWithSecret { endpoint: EndpointView::from(&endpoint), secret })))
+    Ok((
+        StatusCode::CREATED,
+        Json(EndpointWithSecret {
+            endpoint: EndpointView::from(&endpoint),
+            secret,
+        }),
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/webhook-endpoints", tag = "webhooks", responses((status = 200, body = EndpointList)))]
-async fn list_endpoints(State(state): State<AppState>, _key: VendorKey) -> ApiResult<Json<EndpointList>> {
+async fn list_endpoints(
+    State(state): State<AppState>,
+    _key: VendorKey,
+) -> ApiResult<Json<EndpointList>> {
     let endpoints = state.store.list_endpoints().await?;
-    Ok(Json(EndpointList { data: endpoints.iter().map(EndpointView::from).collect() }))
+    Ok(Json(EndpointList {
+        data: endpoints.iter().map(EndpointView::from).collect(),
+    }))
 }
 
 async fn find(state: &AppState, raw: &str) -> ApiResult<screenhub_store::WebhookEndpoint> {
     let id: EndpointId = path_id(raw, "webhook endpoint")?;
-    state.store.get_endpoint(&id).await?.ok_or_else(|| ApiError::not_found("webhook endpoint"))
+    state
+        .store
+        .get_endpoint(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("webhook endpoint"))
 }
 
 #[utoipa::path(get, path = "/v1/webhook-endpoints/{id}", tag = "webhooks", params(("id" = String, Path)),
     responses((status = 200, body = EndpointView), (status = 404, body = crate::error::ErrorBody)))]
-async fn get_endpoint(State(state): State<AppState>, _key: VendorKey, Path(id): Path<String>) -> ApiResult<Json<EndpointView>> {
+async fn get_endpoint(
+    State(state): State<AppState>,
+    _key: VendorKey,
+    Path(id): Path<String>,
+) -> ApiResult<Json<EndpointView>> {
     Ok(Json(EndpointView::from(&find(&state, &id).await?)))
 }
 
@@ -126,7 +160,11 @@ async fn update_endpoint(
     ApiJson(body): ApiJson<UpdateEndpoint>,
 ) -> ApiResult<Json<EndpointView>> {
     let endpoint = find(&state, &id).await?;
-    let url = body.url.as_deref().map(|u| validate_url(&state, u)).transpose()?;
+    let url = body
+        .url
+        .as_deref()
+        .map(|u| validate_url(&state, u))
+        .transpose()?;
     let events = match &body.events {
         Some(Some(e)) => Some(Some(validate_events(e)?)),
         Some(None) => Some(None),
@@ -148,7 +186,11 @@ async fn update_endpoint(
 
 #[utoipa::path(delete, path = "/v1/webhook-endpoints/{id}", tag = "webhooks", params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = crate::error::ErrorBody)))]
-async fn delete_endpoint(State(state): State<AppState>, _key: VendorKey, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn delete_endpoint(
+    State(state): State<AppState>,
+    _key: VendorKey,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     let endpoint = find(&state, &id).await?;
     state.store.delete_endpoint(&endpoint.id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -167,7 +209,9 @@ async fn rotate_secret(
     let endpoint = find(&state, &id).await?;
     let grace = body.grace_period_seconds.filter(|g| *g > 0);
     if grace.is_some_and(|g| g > 7 * 24 * 3600) {
-        return Err(ApiError::validation("grace_period_seconds may be at most 604800 (7 days)"));
+        return Err(ApiError::validation(
+            "grace_period_seconds may be at most 604800 (7 days)",
+        ));
     }
     let now = state.now();
     let secret = state
