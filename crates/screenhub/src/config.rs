@@ -99,7 +99,7 @@ impl Config {
             // SCREENHUB_CONFIG names the file; SCREENHUB_TEST_* belong to the test suite.
             .merge(
                 Env::prefixed("SCREENHUB_")
-                    .filter(|k| k != "config" && !k.as_str().starts_with("test_")),
+                    .filter(|k| k != "config" && !k.as_str().to_ascii_lowercase().starts_with("test_")),
             )
             .merge(Serialized::defaults(overrides));
         let config: Config = figment
