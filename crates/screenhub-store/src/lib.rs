@@ -9,7 +9,9 @@ mod error;
 mod models;
 
 mod accounts;
+mod audit;
 pub use accounts::AtsCredentials;
+pub use audit::AuditEntry;
 mod deliveries;
 pub use deliveries::Recorded;
 mod endpoints;

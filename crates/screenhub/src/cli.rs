@@ -196,6 +196,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let name =
                 crate::api::v1::validate_name(&name).map_err(|e| anyhow::anyhow!(e.message))?;
             let (key, secret) = store.create_api_key(&name, SystemClock.now_ms()).await?;
+            store
+                .record_audit(
+                    "cli",
+                    "api_key.created",
+                    Some(("api_key", key.id.as_str())),
+                    &json!({ "name": name }),
+                    SystemClock.now_ms(),
+                )
+                .await?;
             if json {
                 println!("{}", json!({ "id": key.id, "api_key": secret }));
             } else {
@@ -233,6 +242,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .revoke_api_key(&id, SystemClock.now_ms())
                 .await
                 .context("revoking the key")?;
+            store
+                .record_audit(
+                    "cli",
+                    "api_key.revoked",
+                    Some(("api_key", id.as_str())),
+                    &json!({}),
+                    SystemClock.now_ms(),
+                )
+                .await?;
             println!("revoked {id}");
             Ok(())
         }
@@ -259,6 +277,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 ats_api_base_url: base.trim_end_matches('/').to_owned(),
             };
             let (account, token) = store.create_account(new, SystemClock.now_ms()).await?;
+            store
+                .record_audit(
+                    "cli",
+                    "account.created",
+                    Some(("account", account.id.as_str())),
+                    &json!({ "name": account.name }),
+                    SystemClock.now_ms(),
+                )
+                .await?;
             let partner_base_url = format!("{}/ats/ashby", config.public_url(config.listen));
             if json {
                 println!(
