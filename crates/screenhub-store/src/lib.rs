@@ -20,6 +20,7 @@ mod idempotency;
 mod keys;
 mod orders;
 mod packages;
+mod retention;
 mod settings;
 pub mod testing;
 pub use settings::CUSTOM_FIELDS;

@@ -110,6 +110,16 @@ enum AccountsCommand {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Erase an account and everything it owns (orders, candidate data,
+    /// timeline, deliveries, tokens). Irreversible.
+    Erase {
+        id: String,
+        /// Confirm: without it nothing is erased.
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// List accounts.
     List {
         #[arg(long)]
@@ -297,6 +307,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("The employer pastes this External Trigger Token into Ashby (Admin → Integrations → your integration → API Key):\n\n  {token}\n");
                 println!("Ashby calls the hub at: {partner_base_url}");
             }
+            Ok(())
+        }
+        Command::Accounts(AccountsCommand::Erase { id, yes, db }) => {
+            let store = open_store(&load(file, &db, None)?).await?;
+            let id: screenhub_core::AccountId = id.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+            let account = store
+                .get_account(&id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("there is no account {id}"))?;
+            if !yes {
+                anyhow::bail!(
+                    "this erases {} ({id}) and all its orders and candidate data for good; run again with --yes to confirm",
+                    account.name
+                );
+            }
+            store.erase_account(&id).await?;
+            store
+                .record_audit(
+                    "cli",
+                    "account.erased",
+                    Some(("account", id.as_str())),
+                    &json!({ "name": account.name }),
+                    SystemClock.now_ms(),
+                )
+                .await?;
+            println!("erased {id} ({})", account.name);
             Ok(())
         }
         Command::Accounts(AccountsCommand::List { json, db }) => {

@@ -12,6 +12,7 @@ pub mod config;
 pub mod dispatch;
 pub mod error;
 pub mod extract;
+pub mod housekeeping;
 pub mod ops;
 pub mod outbound;
 pub mod sim;

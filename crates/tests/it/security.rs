@@ -314,3 +314,69 @@ async fn admin_actions_are_audited() {
     assert_eq!(entry["target_id"], w.account_id.as_str());
     assert!(entry["created_at"].as_str().unwrap().ends_with('Z'));
 }
+
+#[tokio::test]
+async fn purged_orders_keep_their_shell_and_erased_accounts_vanish() {
+    let w = World::new().await;
+    let id = w.start("purge-me@example.com").await;
+    w.hub
+        .put(
+            &format!("/v1/orders/{id}/result"),
+            json!({"outcome": "fail", "report_url": "https://v.example/r/9"}),
+        )
+        .await;
+    w.hub
+        .wait_for("/v1/deliveries?state=pending", 10, |d| {
+            d["data"].as_array().is_some_and(Vec::is_empty)
+        })
+        .await;
+    let later = w.hub.hub.state.now() + 1;
+    assert_eq!(w.hub.store().purge_pii(later, later).await.unwrap(), 1);
+    let (_, order) = w.hub.get(&format!("/v1/orders/{id}")).await;
+    assert!(
+        order["candidate"].is_null()
+            && order["ats_request"].is_null()
+            && order["additional_fields"].is_null(),
+        "{order}"
+    );
+    assert_eq!(
+        (order["status"].as_str(), order["outcome"].as_str()),
+        (Some("completed"), Some("fail"))
+    );
+    assert_eq!(
+        order["events"].as_array().unwrap().len(),
+        2,
+        "the timeline stays"
+    );
+    let (_, found) = w
+        .hub
+        .get("/v1/orders?candidate_email=purge-me@example.com")
+        .await;
+    assert!(found["data"].as_array().unwrap().is_empty());
+    let webhook = order["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["target"] == "vendor")
+        .unwrap();
+    let (_, detail) = w
+        .hub
+        .get(&format!(
+            "/v1/deliveries/{}",
+            webhook["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(detail["payload"], json!({"purged": true}));
+
+    w.hub
+        .store()
+        .erase_account(&w.account_id.parse().unwrap())
+        .await
+        .unwrap();
+    let (status, _) = w.hub.get(&format!("/v1/orders/{id}")).await;
+    assert_eq!(status, 404);
+    let (status, _) = w.hub.get(&format!("/v1/accounts/{}", w.account_id)).await;
+    assert_eq!(status, 404);
+    let (status, _) = w.hub.ats(&w.token, "assessment.list", json!({})).await;
+    assert_eq!(status, 401, "the erased account's token is gone");
+}
