@@ -20,6 +20,7 @@ mod idempotency;
 mod keys;
 mod orders;
 mod packages;
+mod rekey;
 mod retention;
 mod settings;
 pub mod testing;
@@ -132,6 +133,14 @@ impl Store {
         match &*self.backend {
             Backend::Sqlite(_) => BackendKind::Sqlite,
             Backend::Postgres(_) => BackendKind::Postgres,
+        }
+    }
+
+    /// The same database seen through another cipher (after `reencrypt`).
+    pub fn with_cipher(&self, cipher: Cipher) -> Self {
+        Self {
+            backend: self.backend.clone(),
+            cipher,
         }
     }
 

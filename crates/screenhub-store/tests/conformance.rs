@@ -58,6 +58,7 @@ conformance!(
     settings,
     migrations_are_idempotent,
     candidate_data_is_purged_and_accounts_erased,
+    everything_sealed_moves_to_a_new_master_key,
 );
 
 const T0: i64 = 1_700_000_000_000;
@@ -873,4 +874,69 @@ async fn candidate_data_is_purged_and_accounts_erased(s: Store) {
         s.erase_account(&account.id).await,
         Err(StoreError::NotFound)
     ));
+}
+
+async fn everything_sealed_moves_to_a_new_master_key(s: Store) {
+    s.check_master_key(T0).await.unwrap();
+    let (account, token) = new_account(&s).await;
+    s.set_ats_credentials(&account.id, "ashby-key", None, T0)
+        .await
+        .unwrap();
+    let (endpoint, secret) = s
+        .create_endpoint("http://127.0.0.1:9/h", "", None, T0)
+        .await
+        .unwrap();
+    let order = s
+        .create_order(new_order(&account, "app", T0), ats_update)
+        .await
+        .unwrap()
+        .order;
+    let next = Cipher::new(&MasterKey::generate());
+    assert!(s.reencrypt(&next, T0).await.unwrap() >= 5);
+    assert!(
+        matches!(s.check_master_key(T0).await, Err(StoreError::Decrypt)),
+        "the old key no longer opens it"
+    );
+    let moved = s.with_cipher(next);
+    moved.check_master_key(T0).await.unwrap();
+    assert_eq!(
+        moved.reveal_account_token(&account.id).await.unwrap(),
+        token
+    );
+    assert_eq!(
+        moved
+            .ats_credentials(&account.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .api_key,
+        "ashby-key"
+    );
+    assert_eq!(
+        moved
+            .endpoint_secrets(&endpoint.id, T0)
+            .await
+            .unwrap()
+            .unwrap()
+            .1
+            .current,
+        secret
+    );
+    assert!(moved
+        .get_order(&order.id, None)
+        .await
+        .unwrap()
+        .unwrap()
+        .ats_payload
+        .is_some());
+    let found = moved
+        .list_orders(&OrderFilter {
+            limit: 5,
+            candidate_email: Some("app@example.com".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1, "the email index was rebuilt");
+    assert_eq!(moved.claim_due("w", T0, 1000, 10).await.unwrap().len(), 1);
 }

@@ -85,6 +85,12 @@ enum KeysCommand {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Re-encrypt every secret and all candidate data under a new master key
+    /// (written to <data_dir>/master.key; the old one is kept as master.key.previous).
+    RotateMaster {
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Revoke a vendor API key.
     Revoke {
         id: String,
@@ -243,6 +249,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     rfc3339(key.created_at)
                 );
             }
+            Ok(())
+        }
+        Command::Keys(KeysCommand::RotateMaster { db }) => {
+            let config = load(file, &db, None)?;
+            let resealed = crate::app::rotate_master_key(&config).await?;
+            let store = open_store(&config).await?;
+            store
+                .record_audit(
+                    "cli",
+                    "master_key.rotated",
+                    None,
+                    &json!({ "resealed": resealed }),
+                    SystemClock.now_ms(),
+                )
+                .await?;
+            println!("re-encrypted {resealed} values under a new master key; the previous key is in master.key.previous (for old backups)");
             Ok(())
         }
         Command::Keys(KeysCommand::Revoke { id, db }) => {

@@ -380,3 +380,78 @@ async fn purged_orders_keep_their_shell_and_erased_accounts_vanish() {
     let (status, _) = w.hub.ats(&w.token, "assessment.list", json!({})).await;
     assert_eq!(status, 401, "the erased account's token is gone");
 }
+
+#[tokio::test]
+async fn the_master_key_rotates_and_an_interrupted_rotation_is_finished_at_start() {
+    use screenhub::app::{next_key_path, open_store, rotate_master_key};
+    use screenhub_store::{Cipher, MasterKey, NewAccount};
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = screenhub_tests::test_config(dir.path());
+    config.database_url = String::new(); // SQLite in the data directory, key file beside it
+    let store = open_store(&config).await.unwrap();
+    let (account, token) = store
+        .create_account(
+            NewAccount {
+                name: "A".into(),
+                ats_api_base_url: "https://x.test".into(),
+                ..Default::default()
+            },
+            0,
+        )
+        .await
+        .unwrap();
+    store
+        .set_ats_credentials(&account.id, "ashby-key", None, 0)
+        .await
+        .unwrap();
+    let key_file = dir.path().join("master.key");
+    let original = std::fs::read_to_string(&key_file).unwrap();
+
+    // Crash after the database moved to the new key, before the key file was replaced.
+    let next = MasterKey::generate();
+    std::fs::write(next_key_path(&config), next.to_base64()).unwrap();
+    store.reencrypt(&Cipher::new(&next), 1).await.unwrap();
+    store.close().await;
+    let store = open_store(&config).await.unwrap();
+    assert_eq!(
+        store.reveal_account_token(&account.id).await.unwrap(),
+        token
+    );
+    assert_eq!(
+        std::fs::read_to_string(&key_file).unwrap(),
+        next.to_base64()
+    );
+    assert!(!next_key_path(&config).exists());
+    store.close().await;
+
+    // Crash before the database moved: the next key is discarded.
+    std::fs::write(next_key_path(&config), MasterKey::generate().to_base64()).unwrap();
+    let store = open_store(&config).await.unwrap();
+    assert_eq!(
+        store
+            .ats_credentials(&account.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .api_key,
+        "ashby-key"
+    );
+    assert!(!next_key_path(&config).exists());
+    store.close().await;
+
+    // A whole rotation.
+    assert!(rotate_master_key(&config).await.unwrap() >= 2);
+    let rotated = std::fs::read_to_string(&key_file).unwrap();
+    assert_ne!(rotated, next.to_base64());
+    assert_ne!(rotated, original);
+    let store = open_store(&config).await.unwrap();
+    assert_eq!(
+        store.reveal_account_token(&account.id).await.unwrap(),
+        token
+    );
+    // The wrong key is refused with a clear error, not garbage.
+    store.close().await;
+    std::fs::write(&key_file, MasterKey::generate().to_base64()).unwrap();
+    let err = open_store(&config).await.err().unwrap().to_string();
+    assert!(err.contains("does not open this database"), "{err}");
+}
