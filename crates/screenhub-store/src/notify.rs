@@ -1,13 +1,15 @@
-//! Waking workers on other nodes. On PostgreSQL a trigger sends a notification
-//! on `screenhub_work` whenever deliveries are queued (see migration 0002);
-//! each worker node listens. SQLite serves one process, which wakes its
-//! dispatcher in memory.
+//! Waking workers on other nodes. On PostgreSQL a node that queued deliveries
+//! sends a notification on `screenhub_work` after its transaction commits, and
+//! every worker node listens. The notification is its own statement, not part
+//! of the transaction that wrote the work: PostgreSQL serialises the commits of
+//! transactions that notify, and a bare NOTIFY commits without waiting for a
+//! disk flush. SQLite serves one process, which wakes its dispatcher in memory.
 
 use sqlx::postgres::PgListener;
 
 use crate::{Backend, Store, StoreResult};
 
-/// The channel the deliveries trigger notifies.
+/// The channel new work is announced on.
 pub const WORK_CHANNEL: &str = "screenhub_work";
 
 /// A connection listening for new work queued by any node.
@@ -37,6 +39,20 @@ impl Store {
                 Ok(Some(WorkListener { listener }))
             }
         }
+    }
+}
+
+impl Store {
+    /// Tell every listening node that work was queued (after it committed).
+    /// Does nothing on SQLite.
+    pub async fn announce_work(&self) -> StoreResult<()> {
+        if let Backend::Postgres(p) = &*self.backend {
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(WORK_CHANNEL)
+                .execute(&p.write)
+                .await?;
+        }
+        Ok(())
     }
 }
 

@@ -796,13 +796,14 @@ mod postgres_multinode {
     }
 
     /// A transaction that inserts an event and commits after a later one must
-    /// not be skipped by a reader that already moved past the later one.
+    /// not be skipped by a reader that already moved past the later one: the
+    /// reader waits for it instead.
     #[tokio::test]
     async fn events_feed_never_skips_an_event_that_commits_late() {
         let Some(url) = fresh_url().await else { return };
         let s = open(&url, &MasterKey::generate()).await;
         s.migrate().await.unwrap();
-        // A slow writer: its event is inserted first but commits last.
+        // A slow writer: its event is numbered first but commits last.
         let mut slow = sqlx::PgConnection::connect(&url).await.unwrap();
         let mut tx = slow.begin().await.unwrap();
         sqlx::query(
@@ -813,17 +814,46 @@ mod postgres_multinode {
         .execute(&mut *tx)
         .await
         .unwrap();
-        // A fast writer commits meanwhile; a poller reads it and keeps its cursor.
+        // A fast writer commits meanwhile (writers do not wait for each other).
         let (fast, _) = new_account(&s).await;
-        let seen = s.list_events(0, 100).await.unwrap();
-        assert_eq!(seen.len(), 1, "the uncommitted event is not visible");
-        assert_eq!(seen[0].account_id.as_ref(), Some(&fast.id));
-        let cursor = seen[0].seq;
+        // A poller must not see the fast event alone: it would move its cursor
+        // past the slow one.
+        let reader = tokio::spawn({
+            let s = s.clone();
+            async move { s.list_events(0, 100).await.unwrap() }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(
+            !reader.is_finished(),
+            "the reader waits for the slow writer"
+        );
         tx.commit().await.unwrap();
-        let next = s.list_events(cursor, 100).await.unwrap();
-        assert_eq!(next.len(), 1, "the late event comes after the cursor");
-        assert_eq!(next[0].data, json!({"slow": true}));
-        assert!(next[0].seq > cursor);
+        let seen = reader.await.unwrap();
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        assert_eq!(seen[0].data, json!({"slow": true}));
+        assert_eq!(seen[1].account_id.as_ref(), Some(&fast.id));
+        assert!(seen[0].seq < seen[1].seq);
+    }
+
+    /// A writer that rolls back leaves a gap, which the reader passes.
+    #[tokio::test]
+    async fn events_feed_passes_a_rolled_back_event() {
+        let Some(url) = fresh_url().await else { return };
+        let s = open(&url, &MasterKey::generate()).await;
+        s.migrate().await.unwrap();
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        let mut tx = conn.begin().await.unwrap();
+        sqlx::query(
+            "INSERT INTO events (type, account_id, order_id, data, created_at) \
+             VALUES ('account.updated', NULL, NULL, '{}', $1)",
+        )
+        .bind(T0)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        tx.rollback().await.unwrap();
+        new_account(&s).await;
+        assert_eq!(s.list_events(0, 100).await.unwrap().len(), 1);
     }
 
     /// Many writers at once: the feed, read concurrently in pages, sees every
@@ -864,29 +894,19 @@ mod postgres_multinode {
         assert_eq!(distinct.len(), WRITERS * EACH);
     }
 
-    /// Queuing a delivery on one node wakes a listener on another.
+    /// Work announced by one node wakes a listener on another.
     #[tokio::test]
-    async fn queued_work_notifies_listeners() {
+    async fn announced_work_wakes_listeners() {
         let Some(url) = fresh_url().await else { return };
         let key = MasterKey::generate();
         let writer = open(&url, &key).await;
         writer.migrate().await.unwrap();
         let other_node = open(&url, &key).await;
         let mut listener = other_node.listen_for_work().await.unwrap().unwrap();
-        let (account, _) = new_account(&writer).await;
-        // An account event alone queues no delivery: nothing is heard.
         let quiet =
             tokio::time::timeout(std::time::Duration::from_millis(300), listener.next()).await;
-        assert!(quiet.is_err(), "no notification without new deliveries");
-        writer
-            .create_order(new_order(&account, "app-1", T0), |o| {
-                vec![OutboxMessage::Ats {
-                    event_type: "assessment.update".into(),
-                    payload: json!({"assessment_id": o.id}),
-                }]
-            })
-            .await
-            .unwrap();
+        assert!(quiet.is_err(), "nothing is heard before work is announced");
+        writer.announce_work().await.unwrap();
         let heard = tokio::time::timeout(std::time::Duration::from_secs(5), listener.next())
             .await
             .expect("a notification arrives")

@@ -100,6 +100,7 @@ pub struct Hub {
     shutdown: CancellationToken,
     server: Option<JoinHandle<std::io::Result<()>>>,
     worker: Option<JoinHandle<()>>,
+    announcer: JoinHandle<()>,
 }
 
 impl Hub {
@@ -130,12 +131,17 @@ impl Hub {
         let worker = roles
             .worker
             .then(|| tokio::spawn(crate::dispatch::run(state.clone(), shutdown.clone())));
+        let announcer = tokio::spawn(crate::dispatch::announce_work(
+            state.clone(),
+            shutdown.clone(),
+        ));
         Ok(Self {
             state,
             addr,
             shutdown,
             server,
             worker,
+            announcer,
         })
     }
 
@@ -165,6 +171,7 @@ impl Hub {
         if let Some(worker) = self.worker.take() {
             worker.await?;
         }
+        self.announcer.abort();
         self.state.store.close().await;
         Ok(())
     }
@@ -175,6 +182,7 @@ impl Hub {
         for task in [
             self.server.take().map(|t| t.abort_handle()),
             self.worker.take().map(|t| t.abort_handle()),
+            Some(self.announcer.abort_handle()),
         ]
         .into_iter()
         .flatten()

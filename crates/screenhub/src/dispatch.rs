@@ -62,7 +62,10 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
     let slots = Arc::new(Semaphore::new(state.config.delivery_concurrency));
     let mut in_flight = JoinSet::new();
     tracing::info!(node = %state.node_id, "delivery worker started");
-    let listener = tokio::spawn(listen_to_other_nodes(state.clone(), shutdown.clone()));
+    // A JoinSet aborts its tasks when dropped: the listener ends with the
+    // worker, even when the worker is aborted rather than shut down.
+    let mut listener = JoinSet::new();
+    listener.spawn(listen_to_other_nodes(state.clone(), shutdown.clone()));
     loop {
         while in_flight.try_join_next().is_some() {}
         let free = slots.available_permits();
@@ -85,7 +88,7 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
                         in_flight.spawn(async move {
                             attempt(&state, claimed).await;
                             drop(permit);
-                            state.work_added();
+                            state.wake_dispatcher();
                         });
                     }
                     if full {
@@ -116,7 +119,22 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
         "delivery worker stopping; finishing attempts in flight"
     );
     while in_flight.join_next().await.is_some() {}
-    listener.abort();
+    listener.abort_all();
+}
+
+/// Announce new work to every node's worker (PostgreSQL only), once per burst:
+/// requests made while a notification is being sent fold into the next one.
+pub async fn announce_work(state: AppState, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = state.announce.notified() => {}
+            _ = shutdown.cancelled() => return,
+        }
+        if let Err(e) = state.store.announce_work().await {
+            // The other nodes' safety poll finds the work anyway.
+            tracing::warn!(error = %e, "could not announce new work to other nodes");
+        }
+    }
 }
 
 /// Wake the local dispatcher when any node queues work (PostgreSQL only).
@@ -136,17 +154,17 @@ async fn listen_to_other_nodes(state: AppState, shutdown: CancellationToken) {
                 }
             }
         };
-        state.work_added();
+        state.wake_dispatcher();
         loop {
             let heard = tokio::select! {
                 heard = listener.next() => heard,
                 _ = shutdown.cancelled() => return,
             };
             match heard {
-                Ok(Heard::Work) => state.work_added(),
+                Ok(Heard::Work) => state.wake_dispatcher(),
                 Ok(Heard::Reconnected) => {
                     tracing::info!("reconnected the work listener");
-                    state.work_added();
+                    state.wake_dispatcher();
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "the work listener failed; reconnecting");

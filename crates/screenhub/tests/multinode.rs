@@ -275,6 +275,8 @@ struct World {
     sim: AshbySim,
     received: Arc<Received>,
     type_id: String,
+    /// The account's External Trigger Token (what Ashby authenticates with).
+    token: String,
 }
 
 impl World {
@@ -299,6 +301,7 @@ impl World {
             sim,
             received,
             type_id: String::new(),
+            token: String::new(),
         };
         let account = world
             .vendor(
@@ -336,10 +339,13 @@ impl World {
             .await;
         *world.received.secret.lock().unwrap() =
             Some(endpoint["secret"].as_str().unwrap().to_owned());
-        let token = account["external_trigger_token"].as_str().unwrap();
+        world.token = account["external_trigger_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         world
             .sim
-            .set_partner(&format!("{}/ats/ashby", world.cluster.url()), token)
+            .set_partner(&format!("{}/ats/ashby", world.cluster.url()), &world.token)
             .unwrap();
         world
     }
@@ -688,7 +694,7 @@ async fn three_nodes_on_postgres_survive_a_kill() {
     let Some(url) = postgres_url().await else {
         return;
     };
-    scenario(3, &url, count_from_env(2000)).await;
+    scenario(3, &url, count_from_env(1500)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -697,4 +703,88 @@ async fn one_node_on_sqlite_survives_a_kill() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("screenhub.db").display());
     scenario(1, &url, count_from_env(1000)).await;
+}
+
+// ---------------------------------------------------------------------------
+// Benchmark: Ashby `assessment.start`s per second at a fixed concurrency.
+
+/// Concurrent starts in flight, and for how long the load runs.
+const BENCH_CONCURRENCY: usize = 64;
+const BENCH_SECONDS: u64 = 10;
+
+/// Send starts through the balancer for `BENCH_SECONDS` and report the rate
+/// and latencies. Every start is a new application, so each creates an order
+/// (and queues its `order.created` webhook, which the nodes deliver meanwhile).
+async fn measure_starts(label: &str, nodes: usize, database_url: &str) -> String {
+    let world = World::new(nodes, database_url).await;
+    let url = format!("{}/ats/ashby/assessment.start", world.cluster.url());
+    let token = world.token.clone();
+    let type_id = world.type_id.clone();
+    let next = AtomicUsize::new(0);
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(BENCH_SECONDS);
+    let began = Instant::now();
+    let clients = (0..BENCH_CONCURRENCY).map(|_| async {
+        let mut latencies = Vec::new();
+        let mut failures = 0usize;
+        while Instant::now() < deadline {
+            let n = next.fetch_add(1, Ordering::Relaxed);
+            let body = json!({
+                "assessment_type_id": type_id,
+                "candidate": {"ashby_id": format!("cand-{n}"), "first_name": "Ana", "last_name": "Lee", "email": format!("c{n}@example.com"), "ashby_profile_url": format!("https://app.ashbyhq.com/candidates/cand-{n}")},
+                "application": {"ashby_id": format!("app-{n}"), "status": "Active"},
+                "job": {"ashby_id": "job-1", "name": "Backend Engineer", "ashby_job_url": "https://app.ashbyhq.com/jobs/job-1", "hiringTeam": []},
+            });
+            let sent = Instant::now();
+            let ok = http
+                .post(&url)
+                .basic_auth(&token, Some(""))
+                .json(&body)
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200);
+            if ok {
+                latencies.push(sent.elapsed());
+            } else {
+                failures += 1;
+            }
+        }
+        (latencies, failures)
+    });
+    let results = futures::future::join_all(clients).await;
+    let elapsed = began.elapsed().as_secs_f64();
+    let failures: usize = results.iter().map(|(_, f)| f).sum();
+    let mut latencies: Vec<Duration> = results.into_iter().flat_map(|(l, _)| l).collect();
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    let orders = world.all_orders().await.len();
+    assert_eq!(orders, latencies.len(), "one order per accepted start");
+    format!(
+        "| {label} | {nodes} | {BENCH_CONCURRENCY} | {} | {:.0} | {:.1} | {:.1} | {failures} |",
+        latencies.len(),
+        latencies.len() as f64 / elapsed,
+        pct(0.5).as_secs_f64() * 1000.0,
+        pct(0.99).as_secs_f64() * 1000.0,
+    )
+}
+
+/// `cargo test --release -p screenhub --test multinode bench_start_throughput -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark; see BENCHMARKS.md"]
+async fn bench_start_throughput() {
+    let mut rows = vec![
+        "| database | processes | concurrency | starts | starts/s | p50 ms | p99 ms | failed |"
+            .to_owned(),
+        "|---|---|---|---|---|---|---|---|".to_owned(),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = format!("sqlite://{}", dir.path().join("screenhub.db").display());
+    rows.push(measure_starts("SQLite", 1, &sqlite).await);
+    if let Some(url) = postgres_url().await {
+        rows.push(measure_starts("PostgreSQL", 1, &url).await);
+    }
+    if let Some(url) = postgres_url().await {
+        rows.push(measure_starts("PostgreSQL", 3, &url).await);
+    }
+    println!("{}", rows.join("\n"));
 }
