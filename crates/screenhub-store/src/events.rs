@@ -3,7 +3,10 @@
 use screenhub_core::event::EventType;
 use screenhub_core::{AccountId, OrderId};
 
-use crate::{on_pool, Event, Store, StoreError, StoreResult};
+use crate::{on_pool, Backend, Event, Store, StoreError, StoreResult};
+
+/// PostgreSQL's SQLSTATE for a lock wait that reached `lock_timeout`.
+const LOCK_NOT_AVAILABLE: &str = "55P03";
 
 /// Append an event inside a transaction (`$tx`), next to the change it records.
 macro_rules! insert_event {
@@ -59,16 +62,50 @@ impl TryFrom<EventRow> for Event {
 const SELECT: &str = "SELECT seq, type, account_id, order_id, data, created_at FROM events";
 
 impl Store {
-    /// Events after `after`, in order (the feed an integrator polls).
+    /// Events after `after`, in order (the feed an integrator polls). Never
+    /// skips an event: an event numbered below one returned is already
+    /// committed (or rolled back), so a cursor can safely move past it.
     pub async fn list_events(&self, after: i64, limit: u32) -> StoreResult<Vec<Event>> {
         let sql = format!("{SELECT} WHERE seq > $1 ORDER BY seq LIMIT $2");
-        let rows: Vec<EventRow> = on_pool!(self, read, |pool| {
-            sqlx::query_as(&sql)
-                .bind(after)
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await?
-        });
+        let rows: Vec<EventRow> = match &*self.backend {
+            // One writer connection: events commit in the order they are numbered.
+            Backend::Sqlite(p) => {
+                sqlx::query_as(&sql)
+                    .bind(after)
+                    .bind(i64::from(limit))
+                    .fetch_all(&p.read)
+                    .await?
+            }
+            // Wait until every transaction that has drawn an event number ends
+            // (they hold the lock shared; see migration 0002), then read.
+            Backend::Postgres(p) => {
+                let mut tx = p.read.begin().await?;
+                sqlx::query("SET LOCAL lock_timeout = '5s'")
+                    .execute(&mut *tx)
+                    .await?;
+                match sqlx::query("SELECT pg_advisory_xact_lock(7302, 1)")
+                    .execute(&mut *tx)
+                    .await
+                {
+                    Ok(_) => {}
+                    // Writers held on for long: nothing is safe to return yet;
+                    // the caller polls again.
+                    Err(sqlx::Error::Database(e))
+                        if e.code().as_deref() == Some(LOCK_NOT_AVAILABLE) =>
+                    {
+                        return Ok(Vec::new())
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+                let rows = sqlx::query_as(&sql)
+                    .bind(after)
+                    .bind(i64::from(limit))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                rows
+            }
+        };
         rows.into_iter().map(TryInto::try_into).collect()
     }
 

@@ -18,6 +18,8 @@ mod endpoints;
 mod events;
 mod idempotency;
 mod keys;
+mod notify;
+pub use notify::{Heard, WorkListener, WORK_CHANNEL};
 mod orders;
 mod packages;
 mod rekey;

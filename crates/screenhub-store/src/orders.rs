@@ -145,6 +145,10 @@ fn apply(order: &mut Order, change: Change, now: Millis) {
     order.updated_at = now;
 }
 
+/// Record that an account was active to the minute.
+const ACCOUNT_ACTIVITY: &str = "UPDATE accounts SET last_activity_at = $1 WHERE id = $2 \
+    AND (last_activity_at IS NULL OR last_activity_at < $1 - 60000)";
+
 impl Store {
     pub(crate) fn order_from_row(&self, r: OrderRow) -> StoreResult<Order> {
         let ats_payload = match &r.pii_enc {
@@ -289,7 +293,9 @@ impl Store {
                 Some(id.as_str()),
                 outbox(&order)
             );
-            sqlx::query("UPDATE accounts SET last_activity_at = $1 WHERE id = $2")
+            // At most once a minute: every order of an account would otherwise
+            // queue on this one row's lock until the previous one commits.
+            sqlx::query(ACCOUNT_ACTIVITY)
                 .bind(now)
                 .bind(order.account_id.as_str())
                 .execute(&mut *tx)
@@ -375,7 +381,9 @@ impl Store {
                 Some(key.as_str()),
                 outbox(&order)
             );
-            sqlx::query("UPDATE accounts SET last_activity_at = $1 WHERE id = $2")
+            // At most once a minute: every order of an account would otherwise
+            // queue on this one row's lock until the previous one commits.
+            sqlx::query(ACCOUNT_ACTIVITY)
                 .bind(now)
                 .bind(order.account_id.as_str())
                 .execute(&mut *tx)

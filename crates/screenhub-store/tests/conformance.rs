@@ -940,3 +940,181 @@ async fn everything_sealed_moves_to_a_new_master_key(s: Store) {
     assert_eq!(found.len(), 1, "the email index was rebuilt");
     assert_eq!(moved.claim_due("w", T0, 1000, 10).await.unwrap().len(), 1);
 }
+
+/// PostgreSQL only: what several nodes sharing one database rely on.
+mod postgres_multinode {
+    use super::*;
+    use sqlx::Connection;
+
+    async fn fresh_url() -> Option<String> {
+        let Ok(base) = std::env::var("SCREENHUB_TEST_DATABASE_URL") else {
+            eprintln!("SKIPPED: PostgreSQL multi-node tests (set SCREENHUB_TEST_DATABASE_URL)");
+            return None;
+        };
+        Some(
+            screenhub_store::testing::fresh_postgres_database(&base)
+                .await
+                .unwrap(),
+        )
+    }
+
+    async fn open(url: &str, key: &MasterKey) -> Store {
+        Store::connect(url, Cipher::new(key)).await.unwrap()
+    }
+
+    /// Nodes starting together on a fresh database: each migrates, none fails,
+    /// and every migration is applied exactly once.
+    #[tokio::test]
+    async fn concurrent_migrations_do_not_race() {
+        let Some(url) = fresh_url().await else { return };
+        let key = MasterKey::generate();
+        let mut starts = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            let (url, key) = (url.clone(), key.clone());
+            starts.spawn(async move {
+                let store = open(&url, &key).await;
+                store.migrate().await.map(|_| store)
+            });
+        }
+        let mut stores = Vec::new();
+        while let Some(started) = starts.join_next().await {
+            stores.push(started.unwrap().expect("every node migrates"));
+        }
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        let (applied, distinct): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COUNT(DISTINCT version) FROM _sqlx_migrations WHERE success",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!(applied, distinct);
+        let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
+            .unwrap()
+            .count();
+        assert_eq!(applied as usize, files, "every migration is recorded once");
+        // The schema works from every node.
+        let (account, _) = new_account(&stores[0]).await;
+        for store in &stores {
+            assert!(store.get_account(&account.id).await.unwrap().is_some());
+        }
+    }
+
+    /// A transaction that inserts an event and commits after a later one must
+    /// not be skipped by a reader that already moved past the later one: the
+    /// reader waits for it instead.
+    #[tokio::test]
+    async fn events_feed_never_skips_an_event_that_commits_late() {
+        let Some(url) = fresh_url().await else { return };
+        let s = open(&url, &MasterKey::generate()).await;
+        s.migrate().await.unwrap();
+        // A slow writer: its event is numbered first but commits last.
+        let mut slow = sqlx::PgConnection::connect(&url).await.unwrap();
+        let mut tx = slow.begin().await.unwrap();
+        sqlx::query(
+            "INSERT INTO events (type, account_id, order_id, data, created_at) \
+             VALUES ('account.updated', NULL, NULL, '{\"slow\":true}', $1)",
+        )
+        .bind(T0)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        // A fast writer commits meanwhile (writers do not wait for each other).
+        let (fast, _) = new_account(&s).await;
+        // A poller must not see the fast event alone: it would move its cursor
+        // past the slow one.
+        let reader = tokio::spawn({
+            let s = s.clone();
+            async move { s.list_events(0, 100).await.unwrap() }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(
+            !reader.is_finished(),
+            "the reader waits for the slow writer"
+        );
+        tx.commit().await.unwrap();
+        let seen = reader.await.unwrap();
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        assert_eq!(seen[0].data, json!({"slow": true}));
+        assert_eq!(seen[1].account_id.as_ref(), Some(&fast.id));
+        assert!(seen[0].seq < seen[1].seq);
+    }
+
+    /// A writer that rolls back leaves a gap, which the reader passes.
+    #[tokio::test]
+    async fn events_feed_passes_a_rolled_back_event() {
+        let Some(url) = fresh_url().await else { return };
+        let s = open(&url, &MasterKey::generate()).await;
+        s.migrate().await.unwrap();
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        let mut tx = conn.begin().await.unwrap();
+        sqlx::query(
+            "INSERT INTO events (type, account_id, order_id, data, created_at) \
+             VALUES ('account.updated', NULL, NULL, '{}', $1)",
+        )
+        .bind(T0)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        tx.rollback().await.unwrap();
+        new_account(&s).await;
+        assert_eq!(s.list_events(0, 100).await.unwrap().len(), 1);
+    }
+
+    /// Many writers at once: the feed, read concurrently in pages, sees every
+    /// event exactly once.
+    #[tokio::test]
+    async fn events_feed_sees_every_event_under_concurrent_writers() {
+        let Some(url) = fresh_url().await else { return };
+        let s = open(&url, &MasterKey::generate()).await;
+        s.migrate().await.unwrap();
+        const WRITERS: usize = 8;
+        const EACH: usize = 25;
+        let mut writers = tokio::task::JoinSet::new();
+        for _ in 0..WRITERS {
+            let s = s.clone();
+            writers.spawn(async move {
+                for _ in 0..EACH {
+                    new_account(&s).await;
+                }
+            });
+        }
+        let mut seen = Vec::new();
+        let mut cursor = 0;
+        loop {
+            let done = writers.is_empty();
+            let page = s.list_events(cursor, 7).await.unwrap();
+            if let Some(last) = page.last() {
+                cursor = last.seq;
+            }
+            seen.extend(page.into_iter().map(|e| e.account_id.unwrap()));
+            if done && seen.len() >= WRITERS * EACH {
+                break;
+            }
+            while writers.try_join_next().is_some() {}
+            tokio::task::yield_now().await;
+        }
+        let distinct: std::collections::HashSet<_> = seen.iter().collect();
+        assert_eq!(seen.len(), WRITERS * EACH);
+        assert_eq!(distinct.len(), WRITERS * EACH);
+    }
+
+    /// Work announced by one node wakes a listener on another.
+    #[tokio::test]
+    async fn announced_work_wakes_listeners() {
+        let Some(url) = fresh_url().await else { return };
+        let key = MasterKey::generate();
+        let writer = open(&url, &key).await;
+        writer.migrate().await.unwrap();
+        let other_node = open(&url, &key).await;
+        let mut listener = other_node.listen_for_work().await.unwrap().unwrap();
+        let quiet =
+            tokio::time::timeout(std::time::Duration::from_millis(300), listener.next()).await;
+        assert!(quiet.is_err(), "nothing is heard before work is announced");
+        writer.announce_work().await.unwrap();
+        let heard = tokio::time::timeout(std::time::Duration::from_secs(5), listener.next())
+            .await
+            .expect("a notification arrives")
+            .unwrap();
+        assert_eq!(heard, Heard::Work);
+    }
+}

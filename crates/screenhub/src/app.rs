@@ -161,6 +161,7 @@ pub struct Hub {
     shutdown: CancellationToken,
     server: Option<JoinHandle<std::io::Result<()>>>,
     worker: Option<JoinHandle<()>>,
+    announcer: JoinHandle<()>,
 }
 
 impl Hub {
@@ -191,12 +192,17 @@ impl Hub {
         let worker = roles
             .worker
             .then(|| tokio::spawn(crate::dispatch::run(state.clone(), shutdown.clone())));
+        let announcer = tokio::spawn(crate::dispatch::announce_work(
+            state.clone(),
+            shutdown.clone(),
+        ));
         Ok(Self {
             state,
             addr,
             shutdown,
             server,
             worker,
+            announcer,
         })
     }
 
@@ -226,6 +232,7 @@ impl Hub {
         if let Some(worker) = self.worker.take() {
             worker.await?;
         }
+        self.announcer.abort();
         self.state.store.close().await;
         Ok(())
     }
@@ -236,6 +243,7 @@ impl Hub {
         for task in [
             self.server.take().map(|t| t.abort_handle()),
             self.worker.take().map(|t| t.abort_handle()),
+            Some(self.announcer.abort_handle()),
         ]
         .into_iter()
         .flatten()

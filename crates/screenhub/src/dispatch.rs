@@ -1,6 +1,8 @@
 //! The delivery worker: claims due deliveries under a lease, attempts them, and
-//! records every attempt. It sleeps until new work is written (a notification),
-//! a retry falls due, or a lease expires, with a slow poll as the safety net.
+//! records every attempt. It sleeps until new work is written (a notification:
+//! in memory from this process, through PostgreSQL's LISTEN/NOTIFY from other
+//! nodes), a retry falls due, or a lease expires, with a slow poll as the
+//! safety net.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,7 +11,9 @@ use rand::Rng;
 use screenhub_ashby::AttemptClass;
 use screenhub_core::delivery::{parse_retry_after, verdict_for_status, DeliveryTarget, Verdict};
 use screenhub_core::event::EventType;
-use screenhub_store::{Attempt, AttemptResult, ClaimedDelivery, Delivery, OutboxMessage, Recorded};
+use screenhub_store::{
+    Attempt, AttemptResult, ClaimedDelivery, Delivery, Heard, OutboxMessage, Recorded,
+};
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -58,6 +62,10 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
     let slots = Arc::new(Semaphore::new(state.config.delivery_concurrency));
     let mut in_flight = JoinSet::new();
     tracing::info!(node = %state.node_id, "delivery worker started");
+    // A JoinSet aborts its tasks when dropped: the listener ends with the
+    // worker, even when the worker is aborted rather than shut down.
+    let mut listener = JoinSet::new();
+    listener.spawn(listen_to_other_nodes(state.clone(), shutdown.clone()));
     loop {
         while in_flight.try_join_next().is_some() {}
         let free = slots.available_permits();
@@ -80,7 +88,7 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
                         in_flight.spawn(async move {
                             attempt(&state, claimed).await;
                             drop(permit);
-                            state.work_added();
+                            state.wake_dispatcher();
                         });
                     }
                     if full {
@@ -111,6 +119,60 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
         "delivery worker stopping; finishing attempts in flight"
     );
     while in_flight.join_next().await.is_some() {}
+    listener.abort_all();
+}
+
+/// Announce new work to every node's worker (PostgreSQL only), once per burst:
+/// requests made while a notification is being sent fold into the next one.
+pub async fn announce_work(state: AppState, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = state.announce.notified() => {}
+            _ = shutdown.cancelled() => return,
+        }
+        if let Err(e) = state.store.announce_work().await {
+            // The other nodes' safety poll finds the work anyway.
+            tracing::warn!(error = %e, "could not announce new work to other nodes");
+        }
+    }
+}
+
+/// Wake the local dispatcher when any node queues work (PostgreSQL only).
+/// A lost connection is re-established, and the dispatcher woken, since
+/// notifications sent meanwhile are gone; the safety poll covers the gap.
+async fn listen_to_other_nodes(state: AppState, shutdown: CancellationToken) {
+    const RECONNECT_DELAY: Duration = Duration::from_secs(1);
+    while !shutdown.is_cancelled() {
+        let mut listener = match state.store.listen_for_work().await {
+            Ok(Some(listener)) => listener,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not listen for work from other nodes; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(RECONNECT_DELAY) => continue,
+                    _ = shutdown.cancelled() => return,
+                }
+            }
+        };
+        state.wake_dispatcher();
+        loop {
+            let heard = tokio::select! {
+                heard = listener.next() => heard,
+                _ = shutdown.cancelled() => return,
+            };
+            match heard {
+                Ok(Heard::Work) => state.wake_dispatcher(),
+                Ok(Heard::Reconnected) => {
+                    tracing::info!("reconnected the work listener");
+                    state.wake_dispatcher();
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the work listener failed; reconnecting");
+                    break;
+                }
+            }
+        }
+    }
 }
 
 /// Attempt everything due now, one at a time, until nothing is left to claim.

@@ -23,6 +23,9 @@ pub struct Inner {
     pub clock: Arc<dyn Clock>,
     /// Wakes the delivery dispatcher when new work is written.
     pub wake: Arc<Notify>,
+    /// Asks for new work to be announced to the other nodes (see
+    /// `dispatch::announce_work`); repeated requests fold into one.
+    pub announce: Arc<Notify>,
     pub http: reqwest::Client,
     pub ashby: AshbyClient,
     pub policy: OutboundPolicy,
@@ -58,6 +61,7 @@ impl AppState {
             public_url,
             clock,
             wake: Arc::new(Notify::new()),
+            announce: Arc::new(Notify::new()),
             ashby: AshbyClient::new(http.clone(), crate::outbound::user_agent()),
             http,
             policy,
@@ -84,8 +88,15 @@ impl AppState {
         self.store.find_api_key(token).await
     }
 
-    /// New deliveries were written: let the dispatcher know now.
+    /// New deliveries were committed: let this node's dispatcher and the
+    /// other nodes know now.
     pub fn work_added(&self) {
+        self.wake.notify_one();
+        self.announce.notify_one();
+    }
+
+    /// Wake this node's dispatcher only (e.g. a slot or an order's queue freed up).
+    pub fn wake_dispatcher(&self) {
         self.wake.notify_one();
     }
 }

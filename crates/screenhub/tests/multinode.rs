@@ -1,0 +1,790 @@
+//! Several real `screenhub serve` processes on one database, behind a
+//! round-robin load balancer, with one process killed (SIGKILL) and restarted
+//! mid-run. Proves that no order is lost or doubled, every vendor webhook
+//! arrives (duplicates counted), and every Ashby update arrives in order.
+//!
+//! These tests start OS processes and take tens of seconds, so they are
+//! `#[ignore]`d in the default run; `scripts/test` runs them explicitly:
+//! `cargo test -p screenhub --test multinode -- --ignored --test-threads=1`.
+//! The PostgreSQL ones need SCREENHUB_TEST_DATABASE_URL.
+//!
+//! `bench_start_throughput` is the multi-node benchmark (see BENCHMARKS.md).
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use futures::StreamExt;
+use screenhub::sim::ashby::{AshbySim, SimAssessment, StartOptions, UpdateSource};
+use screenhub_core::delivery::{DeliveryState, DeliveryTarget};
+use screenhub_store::{Cipher, DeliveryFilter, MasterKey, OrderFilter, Store};
+use serde_json::{json, Value};
+use tokio::process::{Child, Command};
+
+/// How long the whole run may take before the test gives up waiting.
+const SETTLE: Duration = Duration::from_secs(90);
+/// The nodes' delivery concurrency: at most this many attempts are in flight
+/// on a node when it is killed, which bounds the duplicates a kill can cause.
+const DELIVERY_CONCURRENCY: usize = 32;
+
+// ---------------------------------------------------------------------------
+// The cluster: real processes, one database, one load balancer.
+
+struct Node {
+    port: u16,
+    child: Option<Child>,
+}
+
+struct Cluster {
+    /// Locked while a node is killed or restarted.
+    nodes: tokio::sync::Mutex<Vec<Node>>,
+    ports: Vec<u16>,
+    env: Vec<(&'static str, String)>,
+    dir: tempfile::TempDir,
+    balancer: Balancer,
+}
+
+impl Cluster {
+    /// Start `count` nodes at once (they race to migrate a fresh database) and
+    /// wait until each is ready.
+    async fn start(count: usize, database_url: &str, master_key: &MasterKey) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let ports: Vec<u16> = (0..count).map(|_| free_port()).collect();
+        let balancer = Balancer::start(ports.clone()).await;
+        let env = vec![
+            ("SCREENHUB_DATABASE_URL", database_url.to_owned()),
+            ("SCREENHUB_MASTER_KEY", master_key.to_base64()),
+            ("SCREENHUB_OUTBOUND_ALLOW", "127.0.0.0/8".to_owned()),
+            // Fast retries, and enough of them to outlast a killed node's leases.
+            (
+                "SCREENHUB_RETRY_SCHEDULE_MS",
+                "0,100,200,400,800,1600,3200,5000,5000,5000,5000".to_owned(),
+            ),
+            // The lease is this plus 5 s: a killed node's work is taken over soon.
+            ("SCREENHUB_OUTBOUND_TIMEOUT_MS", "2000".to_owned()),
+            (
+                "SCREENHUB_DELIVERY_CONCURRENCY",
+                DELIVERY_CONCURRENCY.to_string(),
+            ),
+            ("SCREENHUB_PUBLIC_URL", balancer.url.clone()),
+            ("SCREENHUB_DATA_DIR", dir.path().display().to_string()),
+            ("RUST_LOG", "warn".to_owned()),
+        ];
+        let cluster = Cluster {
+            nodes: tokio::sync::Mutex::new(
+                ports
+                    .iter()
+                    .map(|&port| Node { port, child: None })
+                    .collect(),
+            ),
+            ports,
+            env,
+            dir,
+            balancer,
+        };
+        {
+            let mut nodes = cluster.nodes.lock().await;
+            for node in nodes.iter_mut() {
+                cluster.spawn(node);
+            }
+            for (i, node) in nodes.iter_mut().enumerate() {
+                cluster.wait_ready(i, node).await;
+            }
+        }
+        cluster
+    }
+
+    fn log_path(&self, i: usize) -> PathBuf {
+        self.dir.path().join(format!("node-{i}.log"))
+    }
+
+    fn spawn(&self, node: &mut Node) {
+        let i = self.ports.iter().position(|&p| p == node.port).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path(i))
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_screenhub"))
+            .args(["serve", "--listen"])
+            .arg(format!("127.0.0.1:{}", node.port))
+            // Only what is set here: nothing from the test's environment leaks in.
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the screenhub binary starts");
+        node.child = Some(child);
+    }
+
+    async fn wait_ready(&self, i: usize, node: &mut Node) {
+        let url = format!("http://127.0.0.1:{}/readyz", node.port);
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = http.get(&url).send().await {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            if let Some(status) = node.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!(
+                    "node {i} exited ({status}) before it was ready:\n{}",
+                    std::fs::read_to_string(self.log_path(i)).unwrap_or_default()
+                );
+            }
+            assert!(Instant::now() < deadline, "node {i} not ready in 30 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGKILL (no shutdown, no lease released, connections cut), then start
+    /// the node again on the same port and database.
+    async fn kill_and_restart(&self, i: usize) {
+        let mut nodes = self.nodes.lock().await;
+        let node = &mut nodes[i];
+        let mut child = node.child.take().unwrap();
+        child.start_kill().unwrap();
+        child.wait().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.spawn(node);
+        self.wait_ready(i, node).await;
+    }
+
+    fn url(&self) -> String {
+        self.balancer.url.clone()
+    }
+
+    /// Fail the test with the nodes' logs when they logged errors.
+    fn logs(&self) -> String {
+        (0..self.ports.len())
+            .map(|i| {
+                format!(
+                    "--- node {i}\n{}",
+                    std::fs::read_to_string(self.log_path(i)).unwrap_or_default()
+                )
+            })
+            .collect()
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A TCP load balancer: each new connection goes to the next node in turn,
+/// skipping nodes that refuse connections (a killed node).
+struct Balancer {
+    url: String,
+}
+
+impl Balancer {
+    async fn start(ports: Vec<u16>) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let next = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (ports, next) = (ports.clone(), next.clone());
+                tokio::spawn(async move {
+                    for _ in 0..ports.len() * 20 {
+                        let port = ports[next.fetch_add(1, Ordering::Relaxed) % ports.len()];
+                        match tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+                            Ok(mut outbound) => {
+                                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound)
+                                    .await;
+                                return;
+                            }
+                            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+                        }
+                    }
+                });
+            }
+        });
+        Self { url }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The vendor's webhook endpoint: verifies signatures, counts every arrival.
+
+#[derive(Default)]
+struct Received {
+    secret: Mutex<Option<String>>,
+    /// webhook-id → how many times it arrived.
+    ids: Mutex<HashMap<String, usize>>,
+    unverified: AtomicUsize,
+}
+
+async fn start_receiver() -> (String, Arc<Received>) {
+    let received = Arc::new(Received::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/webhooks", listener.local_addr().unwrap());
+    let app = axum::Router::new()
+        .route("/webhooks", axum::routing::post(receive))
+        .with_state(received.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, received)
+}
+
+async fn receive(
+    State(received): State<Arc<Received>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let secret = received.secret.lock().unwrap().clone().unwrap_or_default();
+    let verified =
+        standardwebhooks::Webhook::new(&secret).is_ok_and(|w| w.verify(&body, &headers).is_ok());
+    if !verified {
+        received.unverified.fetch_add(1, Ordering::Relaxed);
+        return StatusCode::UNAUTHORIZED;
+    }
+    let id = headers
+        .get("webhook-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    *received.ids.lock().unwrap().entry(id).or_default() += 1;
+    StatusCode::NO_CONTENT
+}
+
+// ---------------------------------------------------------------------------
+// The vendor and Ashby, driving the cluster.
+
+struct World {
+    cluster: Cluster,
+    store: Store,
+    http: reqwest::Client,
+    api_key: String,
+    sim: AshbySim,
+    received: Arc<Received>,
+    type_id: String,
+    /// The account's External Trigger Token (what Ashby authenticates with).
+    token: String,
+}
+
+impl World {
+    async fn new(nodes: usize, database_url: &str) -> Self {
+        let master_key = MasterKey::generate();
+        let cluster = Cluster::start(nodes, database_url, &master_key).await;
+        // The test reads the same database, as an operator would.
+        let store = Store::connect(database_url, Cipher::new(&master_key))
+            .await
+            .unwrap();
+        let (_, api_key) = store.create_api_key("multinode", 0).await.unwrap();
+        let sim = AshbySim::with_seed(Default::default(), 5);
+        let sim_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let sim_url = format!("http://{}", sim_listener.local_addr().unwrap());
+        tokio::spawn(screenhub::sim::ashby::serve(sim_listener, sim.clone()));
+        let (receiver_url, received) = start_receiver().await;
+        let mut world = Self {
+            cluster,
+            store,
+            http: reqwest::Client::new(),
+            api_key,
+            sim,
+            received,
+            type_id: String::new(),
+            token: String::new(),
+        };
+        let account = world
+            .vendor(
+                reqwest::Method::POST,
+                "/v1/accounts",
+                json!({"name": "Acme", "ats": "ashby", "ats_api_base_url": sim_url}),
+            )
+            .await;
+        let account_id = account["id"].as_str().unwrap().to_owned();
+        let ashby_key = world.sim.create_key(None, None).key;
+        world
+            .vendor(
+                reqwest::Method::PUT,
+                &format!("/v1/accounts/{account_id}/ats-credentials"),
+                json!({"api_key": ashby_key}),
+            )
+            .await;
+        let packages = world
+            .vendor(
+                reqwest::Method::PUT,
+                "/v1/packages",
+                json!([{"id": "basic", "kind": "background_check", "name": "Basic background check"}]),
+            )
+            .await;
+        world.type_id = packages["data"][0]["ats_type_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let endpoint = world
+            .vendor(
+                reqwest::Method::POST,
+                "/v1/webhook-endpoints",
+                json!({"url": receiver_url}),
+            )
+            .await;
+        *world.received.secret.lock().unwrap() =
+            Some(endpoint["secret"].as_str().unwrap().to_owned());
+        world.token = account["external_trigger_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        world
+            .sim
+            .set_partner(&format!("{}/ats/ashby", world.cluster.url()), &world.token)
+            .unwrap();
+        world
+    }
+
+    /// A vendor API call through the balancer; set-up calls must succeed.
+    async fn vendor(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let res = self
+            .http
+            .request(method, format!("{}{path}", self.cluster.url()))
+            .bearer_auth(&self.api_key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{path}: {status} {body}");
+        body
+    }
+
+    /// What a recruiter does, as Ashby retries it: start until Ashby gets an
+    /// answer (a killed node cuts the connection; the retry dedupes).
+    async fn start(&self, n: usize) -> String {
+        let options = StartOptions {
+            assessment_type_id: Some(self.type_id.clone()),
+            application: Some(json!({"ashby_id": format!("app-{n}")})),
+            candidate: Some(
+                json!({"ashby_id": format!("cand-{n}"), "email": format!("c{n}@example.com")}),
+            ),
+            ..Default::default()
+        };
+        for _ in 0..100 {
+            match self.sim.start_assessment(options.clone()).await {
+                Ok(outcome) if outcome.call.status == 200 => {
+                    return outcome.assessment_id.expect("an assessment id")
+                }
+                Ok(outcome) if outcome.call.status >= 500 => {}
+                Ok(outcome) => panic!("start {n} refused: {:?}", outcome.call),
+                Err(_) => {}
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("start {n} never got an answer");
+    }
+
+    /// The vendor reports progress, then the result. A retried call after a
+    /// cut connection may find the change already made (409).
+    async fn complete(&self, id: &str) {
+        let base = format!("{}/v1/orders/{id}", self.cluster.url());
+        let calls = [
+            (
+                reqwest::Method::POST,
+                format!("{base}/status"),
+                json!({"status": "in_progress", "label": "Candidate invited"}),
+            ),
+            (
+                reqwest::Method::PUT,
+                format!("{base}/result"),
+                json!({"outcome": "pass", "report_url": "https://vendor.example/reports/1", "summary": "Clear"}),
+            ),
+        ];
+        for (method, url, body) in calls {
+            let mut retried = false;
+            for attempt in 0.. {
+                assert!(attempt < 100, "{url} never got an answer");
+                let res = self
+                    .http
+                    .request(method.clone(), &url)
+                    .bearer_auth(&self.api_key)
+                    .json(&body)
+                    .send()
+                    .await;
+                match res {
+                    Ok(r) if r.status() == 200 => break,
+                    Ok(r) if r.status() == 409 && retried => break,
+                    Ok(r) if r.status().is_server_error() => {}
+                    Ok(r) => panic!(
+                        "{url}: {} {}",
+                        r.status(),
+                        r.text().await.unwrap_or_default()
+                    ),
+                    Err(_) => {}
+                }
+                retried = true;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+
+    async fn all_orders(&self) -> Vec<screenhub_store::Order> {
+        let mut all = Vec::new();
+        let mut filter = OrderFilter {
+            limit: 500,
+            ..Default::default()
+        };
+        loop {
+            let page = self.store.list_orders(&filter).await.unwrap();
+            let Some(last) = page.last() else { break };
+            filter.before = Some(last.id);
+            all.extend(page);
+        }
+        all
+    }
+
+    async fn deliveries(&self, state: Option<DeliveryState>) -> Vec<screenhub_store::Delivery> {
+        let mut all = Vec::new();
+        let mut filter = DeliveryFilter {
+            state,
+            limit: 1000,
+            ..Default::default()
+        };
+        loop {
+            let page = self.store.list_deliveries(&filter).await.unwrap();
+            let Some(last) = page.last() else { break };
+            filter.before_seq = Some(last.seq);
+            all.extend(page);
+        }
+        all
+    }
+}
+
+/// Run `work` over `0..count` with `concurrency` at once, calling `at_fraction`
+/// once when `fraction` of it is done (to kill a node mid-run).
+async fn run_with_interruption<W, Fut, T, K, KFut>(
+    count: usize,
+    concurrency: usize,
+    fraction: f64,
+    work: W,
+    interrupt: K,
+) -> Vec<T>
+where
+    W: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = T>,
+    K: FnOnce() -> KFut,
+    KFut: std::future::Future<Output = ()>,
+{
+    let done = AtomicUsize::new(0);
+    let results = futures::stream::iter(0..count)
+        .map(|n| {
+            let fut = work(n);
+            let done = &done;
+            async move {
+                let r = fut.await;
+                done.fetch_add(1, Ordering::Relaxed);
+                r
+            }
+        })
+        .buffered(concurrency)
+        .collect::<Vec<T>>();
+    let killer = async {
+        while (done.load(Ordering::Relaxed) as f64) < count as f64 * fraction {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        interrupt().await;
+    };
+    let (results, ()) = tokio::join!(results, killer);
+    results
+}
+
+/// The scenario, for any number of nodes: starts, a kill, results, another
+/// kill, then every guarantee checked.
+async fn scenario(nodes: usize, database_url: &str, starts: usize) {
+    let began = Instant::now();
+    let world = World::new(nodes, database_url).await;
+    let victim_a = if nodes > 1 { 1 } else { 0 };
+    let victim_b = nodes - 1;
+    let world = &world;
+
+    // 1. Ashby starts, spread over every node; one node is killed a third of the way.
+    let ids: Vec<String> = run_with_interruption(
+        starts,
+        32,
+        0.33,
+        |n| world.start(n),
+        || world.cluster.kill_and_restart(victim_a),
+    )
+    .await;
+    let started_in = began.elapsed();
+
+    // 2. The vendor reports progress and results; another node is killed halfway.
+    run_with_interruption(
+        starts,
+        32,
+        0.5,
+        |n| world.complete(&ids[n]),
+        || world.cluster.kill_and_restart(victim_b),
+    )
+    .await;
+
+    // 3. Wait for everything to be delivered.
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        let pending = world
+            .store
+            .list_deliveries(&DeliveryFilter {
+                state: Some(DeliveryState::Pending),
+                limit: 1,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let done = world
+            .sim
+            .assessments()
+            .iter()
+            .filter(|a| a.result.is_some())
+            .count();
+        if pending.is_empty() && done == starts {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not settled: {} pending, {done}/{starts} results in Ashby\n{}",
+            pending.len(),
+            world.cluster.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let settled_in = began.elapsed();
+
+    // Every order exists exactly once, and is the one Ashby knows.
+    let orders = world.all_orders().await;
+    assert_eq!(orders.len(), starts, "one order per start");
+    let applications: HashSet<_> = orders
+        .iter()
+        .map(|o| o.application_ats_id.clone())
+        .collect();
+    assert_eq!(applications.len(), starts, "no application has two orders");
+    let order_ids: HashSet<String> = orders.iter().map(|o| o.id.to_string()).collect();
+    let sim_ids: HashSet<String> = ids.iter().cloned().collect();
+    assert_eq!(order_ids, sim_ids, "Ashby's assessment ids are the orders");
+    assert!(orders
+        .iter()
+        .all(|o| o.status == screenhub_core::order::OrderStatus::Completed));
+
+    // Every Ashby update arrived, in order: Started, in progress, the result.
+    // A node killed after Ashby accepted an update but before recording it
+    // sends it again; Ashby refuses the repeat (same timestamp): counted.
+    let mut ats_repeats = 0;
+    for a in world.sim.assessments() {
+        check_ashby_updates(&a);
+        ats_repeats += a.rejected_updates.len();
+    }
+    assert_eq!(
+        world.sim.rejections().len(),
+        ats_repeats,
+        "no update for an unknown assessment"
+    );
+
+    // Nothing pending; vendor webhooks all delivered; ATS updates delivered
+    // (or refused only as a repeat of one already accepted).
+    let deliveries = world.deliveries(None).await;
+    assert!(deliveries.iter().all(|d| d.state != DeliveryState::Pending));
+    let vendor: Vec<_> = deliveries
+        .iter()
+        .filter(|d| d.target == DeliveryTarget::Vendor)
+        .collect();
+    let failed_ats = deliveries
+        .iter()
+        .filter(|d| d.target == DeliveryTarget::Ats && d.state != DeliveryState::Succeeded)
+        .count();
+    assert!(
+        failed_ats <= ats_repeats,
+        "an ATS update failed for another reason than a repeat"
+    );
+    assert!(
+        vendor.iter().all(|d| d.state == DeliveryState::Succeeded),
+        "every vendor webhook succeeded"
+    );
+    let received = world.received.ids.lock().unwrap().clone();
+    for d in &vendor {
+        assert!(
+            received.contains_key(d.id.as_str()),
+            "webhook {} never arrived",
+            d.id
+        );
+    }
+    let vendor_ids: HashSet<&str> = vendor.iter().map(|d| d.id.as_str()).collect();
+    assert!(received.keys().all(|id| vendor_ids.contains(id.as_str())));
+    let arrivals: usize = received.values().sum();
+    let duplicates = arrivals - received.len();
+    assert_eq!(world.received.unverified.load(Ordering::Relaxed), 0);
+    // Only attempts in flight on a killed node can be repeated.
+    let kills = 2;
+    assert!(
+        duplicates + ats_repeats <= kills * DELIVERY_CONCURRENCY,
+        "{duplicates} duplicate webhooks and {ats_repeats} repeated ATS updates: more than the attempts in flight at the kills"
+    );
+    eprintln!(
+        "multinode: {nodes} node(s), {starts} orders; started in {:.1} s, settled in {:.1} s; \
+         {} vendor webhooks ({duplicates} duplicate arrivals), {} ATS updates ({ats_repeats} repeated)",
+        started_in.as_secs_f64(),
+        settled_in.as_secs_f64(),
+        vendor.len(),
+        deliveries.len() - vendor.len(),
+    );
+}
+
+fn check_ashby_updates(a: &SimAssessment) {
+    let sources: Vec<UpdateSource> = a.updates.iter().map(|u| u.source).collect();
+    assert_eq!(
+        sources,
+        [
+            UpdateSource::StartResponse,
+            UpdateSource::Api,
+            UpdateSource::Api
+        ],
+        "assessment {}: {:#?}",
+        a.assessment_id,
+        a.updates
+    );
+    assert!(a.updates[1].body.get("assessment_result").is_none());
+    assert!(a.updates[2].body.get("assessment_result").is_some());
+    for rejected in &a.rejected_updates {
+        assert!(
+            a.updates.iter().any(|u| u.body == rejected.body),
+            "assessment {}: refused an update that is not a repeat: {}",
+            a.assessment_id,
+            rejected.message
+        );
+    }
+}
+
+fn count_from_env(default: usize) -> usize {
+    std::env::var("SCREENHUB_TEST_MULTINODE_STARTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+async fn postgres_url() -> Option<String> {
+    let Ok(base) = std::env::var("SCREENHUB_TEST_DATABASE_URL") else {
+        eprintln!("SKIPPED: multi-node PostgreSQL test (set SCREENHUB_TEST_DATABASE_URL)");
+        return None;
+    };
+    Some(
+        screenhub_store::testing::fresh_postgres_database(&base)
+            .await
+            .unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "starts OS processes; run by scripts/test"]
+async fn three_nodes_on_postgres_survive_a_kill() {
+    let Some(url) = postgres_url().await else {
+        return;
+    };
+    scenario(3, &url, count_from_env(1500)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "starts OS processes; run by scripts/test"]
+async fn one_node_on_sqlite_survives_a_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("screenhub.db").display());
+    scenario(1, &url, count_from_env(1000)).await;
+}
+
+// ---------------------------------------------------------------------------
+// Benchmark: Ashby `assessment.start`s per second at a fixed concurrency.
+
+/// Concurrent starts in flight, and for how long the load runs.
+const BENCH_CONCURRENCY: usize = 64;
+const BENCH_SECONDS: u64 = 10;
+
+/// Send starts through the balancer for `BENCH_SECONDS` and report the rate
+/// and latencies. Every start is a new application, so each creates an order
+/// (and queues its `order.created` webhook, which the nodes deliver meanwhile).
+async fn measure_starts(label: &str, nodes: usize, database_url: &str) -> String {
+    let world = World::new(nodes, database_url).await;
+    let url = format!("{}/ats/ashby/assessment.start", world.cluster.url());
+    let token = world.token.clone();
+    let type_id = world.type_id.clone();
+    let next = AtomicUsize::new(0);
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(BENCH_SECONDS);
+    let began = Instant::now();
+    let clients = (0..BENCH_CONCURRENCY).map(|_| async {
+        let mut latencies = Vec::new();
+        let mut failures = 0usize;
+        while Instant::now() < deadline {
+            let n = next.fetch_add(1, Ordering::Relaxed);
+            let body = json!({
+                "assessment_type_id": type_id,
+                "candidate": {"ashby_id": format!("cand-{n}"), "first_name": "Ana", "last_name": "Lee", "email": format!("c{n}@example.com"), "ashby_profile_url": format!("https://app.ashbyhq.com/candidates/cand-{n}")},
+                "application": {"ashby_id": format!("app-{n}"), "status": "Active"},
+                "job": {"ashby_id": "job-1", "name": "Backend Engineer", "ashby_job_url": "https://app.ashbyhq.com/jobs/job-1", "hiringTeam": []},
+            });
+            let sent = Instant::now();
+            let ok = http
+                .post(&url)
+                .basic_auth(&token, Some(""))
+                .json(&body)
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200);
+            if ok {
+                latencies.push(sent.elapsed());
+            } else {
+                failures += 1;
+            }
+        }
+        (latencies, failures)
+    });
+    let results = futures::future::join_all(clients).await;
+    let elapsed = began.elapsed().as_secs_f64();
+    let failures: usize = results.iter().map(|(_, f)| f).sum();
+    let mut latencies: Vec<Duration> = results.into_iter().flat_map(|(l, _)| l).collect();
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    let orders = world.all_orders().await.len();
+    assert_eq!(orders, latencies.len(), "one order per accepted start");
+    format!(
+        "| {label} | {nodes} | {BENCH_CONCURRENCY} | {} | {:.0} | {:.1} | {:.1} | {failures} |",
+        latencies.len(),
+        latencies.len() as f64 / elapsed,
+        pct(0.5).as_secs_f64() * 1000.0,
+        pct(0.99).as_secs_f64() * 1000.0,
+    )
+}
+
+/// `cargo test --release -p screenhub --test multinode bench_start_throughput -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark; see BENCHMARKS.md"]
+async fn bench_start_throughput() {
+    let mut rows = vec![
+        "| database | processes | concurrency | starts | starts/s | p50 ms | p99 ms | failed |"
+            .to_owned(),
+        "|---|---|---|---|---|---|---|---|".to_owned(),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = format!("sqlite://{}", dir.path().join("screenhub.db").display());
+    rows.push(measure_starts("SQLite", 1, &sqlite).await);
+    if let Some(url) = postgres_url().await {
+        rows.push(measure_starts("PostgreSQL", 1, &url).await);
+    }
+    if let Some(url) = postgres_url().await {
+        rows.push(measure_starts("PostgreSQL", 3, &url).await);
+    }
+    println!("{}", rows.join("\n"));
+}
