@@ -4,4 +4,5 @@ mod delivery;
 mod flow;
 mod openapi;
 mod partner_api;
+mod ui;
 mod vendor_api;
