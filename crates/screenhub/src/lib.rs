@@ -15,6 +15,7 @@ pub mod ops;
 pub mod outbound;
 pub mod sim;
 pub mod state;
+pub mod ui;
 pub mod views;
 pub mod webhooks;
 

@@ -8,6 +8,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 mod accounts;
+pub mod connect_sessions;
 pub(crate) mod custom_fields;
 mod deliveries;
 mod events;
@@ -20,6 +21,7 @@ pub use accounts::validate_name;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(accounts::router())
+        .merge(connect_sessions::router())
         .merge(packages::router())
         .merge(custom_fields::router())
         .merge(orders::router())
