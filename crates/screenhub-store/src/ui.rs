@@ -313,3 +313,50 @@ impl Store {
         Ok(n)
     }
 }
+
+impl Store {
+    /// Write many orders (each with its `order.created` event) in one
+    /// transaction, without outbox messages: for benchmarks and demo data,
+    /// never for orders an ATS sent.
+    pub async fn bulk_insert_orders(&self, orders: &[crate::NewOrder]) -> StoreResult<()> {
+        on_pool!(self, write, |pool| {
+            let mut tx = pool.begin().await?;
+            for o in orders {
+                let id = o.id.to_string();
+                sqlx::query(
+                    "INSERT INTO orders (id, account_id, package_id, package_name, status, candidate_ats_id, \
+                     application_ats_id, application_status, job_ats_id, job_name, job_req_id, email_hash, pii_enc, \
+                     last_ats_timestamp, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $13)",
+                )
+                .bind(&id)
+                .bind(o.account_id.as_str())
+                .bind(&o.package_id)
+                .bind(&o.package_name)
+                .bind(&o.candidate_ats_id)
+                .bind(&o.application_ats_id)
+                .bind(&o.application_status)
+                .bind(&o.job_ats_id)
+                .bind(&o.job_name)
+                .bind(&o.job_req_id)
+                .bind(self.cipher.index_hash(&o.candidate_email))
+                .bind(self.cipher.seal(o.ats_payload.to_string().as_bytes()))
+                .bind(o.created_at)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO events (type, account_id, order_id, data, created_at) \
+                     VALUES ('order.created', $1, $2, $3, $4)",
+                )
+                .bind(o.account_id.as_str())
+                .bind(&id)
+                .bind(r#"{"status":"pending"}"#)
+                .bind(o.created_at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+}
