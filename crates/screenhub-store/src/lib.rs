@@ -26,7 +26,12 @@ mod rekey;
 mod retention;
 mod settings;
 pub mod testing;
+mod ui;
 pub use settings::CUSTOM_FIELDS;
+pub use ui::{
+    ConnectLinkState, ConnectSession, DashboardSession, StatusCounts, CONNECT_TOKEN_PREFIX,
+    DASHBOARD_SESSION_PREFIX,
+};
 
 pub use crypto::{Cipher, MasterKey};
 pub use error::{StoreError, StoreResult};

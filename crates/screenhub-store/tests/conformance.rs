@@ -59,6 +59,7 @@ conformance!(
     migrations_are_idempotent,
     candidate_data_is_purged_and_accounts_erased,
     everything_sealed_moves_to_a_new_master_key,
+    connect_links_and_dashboard_sessions,
 );
 
 const T0: i64 = 1_700_000_000_000;
@@ -1117,4 +1118,67 @@ mod postgres_multinode {
             .unwrap();
         assert_eq!(heard, Heard::Work);
     }
+}
+
+async fn connect_links_and_dashboard_sessions(s: Store) {
+    let (account, _) = new_account(&s).await;
+    let (session, token) = s
+        .create_connect_session(&account.id, 2_000, 1_000)
+        .await
+        .unwrap();
+    assert!(token.starts_with(CONNECT_TOKEN_PREFIX));
+    let found = s.find_connect_session(&token).await.unwrap().unwrap();
+    assert_eq!(found, session);
+    assert_eq!(found.state(1_500), ConnectLinkState::Usable);
+    assert_eq!(found.state(2_000), ConnectLinkState::Expired);
+    assert_eq!(s.find_connect_session("shc_unknown").await.unwrap(), None);
+    assert!(s.use_connect_session(&session.id, 1_600).await.unwrap());
+    assert!(
+        !s.use_connect_session(&session.id, 1_700).await.unwrap(),
+        "a link is used once"
+    );
+    let used = s.find_connect_session(&token).await.unwrap().unwrap();
+    assert_eq!(used.state(1_700), ConnectLinkState::Used);
+
+    let (key, _) = s.create_api_key("ops", 1_000).await.unwrap();
+    let (cookie, csrf) = s
+        .create_dashboard_session(&key.id, 5_000, 1_000)
+        .await
+        .unwrap();
+    assert!(cookie.starts_with(DASHBOARD_SESSION_PREFIX));
+    let live = s
+        .find_dashboard_session(&cookie, 1_500)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (live.api_key_id.clone(), live.csrf_token.as_str()),
+        (key.id.clone(), csrf.as_str())
+    );
+    assert_eq!(
+        s.find_dashboard_session(&cookie, 5_000).await.unwrap(),
+        None,
+        "expired"
+    );
+    s.delete_dashboard_session(&cookie).await.unwrap();
+    assert_eq!(
+        s.find_dashboard_session(&cookie, 1_500).await.unwrap(),
+        None,
+        "signed out"
+    );
+    let (cookie, _) = s
+        .create_dashboard_session(&key.id, 5_000, 1_000)
+        .await
+        .unwrap();
+    s.revoke_api_key(&key.id, 1_200).await.unwrap();
+    assert_eq!(
+        s.find_dashboard_session(&cookie, 1_500).await.unwrap(),
+        None,
+        "key revoked"
+    );
+
+    assert_eq!(s.count_accounts_in_error().await.unwrap(), 0);
+    assert_eq!(s.count_troubled_deliveries().await.unwrap(), 0);
+    assert_eq!(s.order_counts_since(0).await.unwrap().total(), 0);
+    assert!(s.orders_per_day(0).await.unwrap().is_empty());
 }

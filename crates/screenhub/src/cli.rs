@@ -133,6 +133,16 @@ enum AccountsCommand {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Print a one-time link to the employer's connect page for ACCOUNT.
+    ConnectLink {
+        /// The account id (`acct_…`).
+        account: String,
+        /// Seconds until the link expires (default 7 days, at most 30 days).
+        #[arg(long)]
+        expires_in: Option<u64>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -376,6 +386,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     );
                 }
             }
+            Ok(())
+        }
+        Command::Accounts(AccountsCommand::ConnectLink {
+            account,
+            expires_in,
+            db,
+        }) => {
+            let config = load(file, &db, None)?;
+            let store = open_store(&config).await?;
+            let account = account
+                .parse()
+                .map_err(|_| anyhow::anyhow!("`{account}` is not an account id (acct_…)"))?;
+            let (url, expires_at) = crate::ops::create_connect_link(
+                &store,
+                &config.public_url(config.listen),
+                &account,
+                expires_in,
+                SystemClock.now_ms(),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+            println!("{url}");
+            eprintln!(
+                "Send it to the employer's Ashby admin. It works until {} or until the connection is complete.",
+                screenhub_core::clock::rfc3339(expires_at)
+            );
             Ok(())
         }
         Command::Openapi => {

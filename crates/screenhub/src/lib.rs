@@ -17,6 +17,7 @@ pub mod ops;
 pub mod outbound;
 pub mod sim;
 pub mod state;
+pub mod ui;
 pub mod views;
 pub mod webhooks;
 

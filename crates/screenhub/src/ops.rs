@@ -363,3 +363,40 @@ pub async fn audit(
         tracing::error!(error = %e, action, "could not write the audit log");
     }
 }
+
+/// How long a connect link works unless asked otherwise: 7 days.
+pub const CONNECT_LINK_DEFAULT_SECS: u64 = 7 * 24 * 3600;
+const CONNECT_LINK_MAX_SECS: u64 = 30 * 24 * 3600;
+
+/// A one-time link to the employer's connect page; returns its URL (the only
+/// time the secret in it is available) and when it expires.
+pub async fn create_connect_link(
+    store: &screenhub_store::Store,
+    public_url: &str,
+    account_id: &AccountId,
+    expires_in_secs: Option<u64>,
+    now: Millis,
+) -> Result<(String, Millis), ApiError> {
+    let secs = expires_in_secs.unwrap_or(CONNECT_LINK_DEFAULT_SECS);
+    if !(60..=CONNECT_LINK_MAX_SECS).contains(&secs) {
+        return Err(ApiError::validation(format!(
+            "expires_in must be between 60 and {CONNECT_LINK_MAX_SECS} seconds (30 days)"
+        )));
+    }
+    let account = store
+        .get_account(account_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("account"))?;
+    if account.disabled_at.is_some() {
+        return Err(ApiError::conflict(
+            "account_disabled",
+            "this account is disabled; enable it before sending a connect link",
+        ));
+    }
+    let expires_at = now + (secs as Millis) * 1000;
+    let (_, token) = store
+        .create_connect_session(account_id, expires_at, now)
+        .await?;
+    tracing::info!(account_id = %account_id, "connect link created");
+    Ok((format!("{public_url}/connect/{token}"), expires_at))
+}

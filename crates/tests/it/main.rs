@@ -5,4 +5,5 @@ mod flow;
 mod openapi;
 mod partner_api;
 mod security;
+mod ui;
 mod vendor_api;

@@ -89,6 +89,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(v1)
         .nest("/ats/ashby", ats::router())
+        .merge(crate::ui::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route(

@@ -9,6 +9,7 @@ use crate::state::AppState;
 
 mod accounts;
 mod audit;
+pub mod connect_sessions;
 pub(crate) mod custom_fields;
 mod deliveries;
 mod events;
@@ -21,6 +22,7 @@ pub use accounts::validate_name;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(accounts::router())
+        .merge(connect_sessions::router())
         .merge(packages::router())
         .merge(custom_fields::router())
         .merge(orders::router())

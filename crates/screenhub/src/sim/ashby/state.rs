@@ -107,6 +107,8 @@ pub struct SimAssessment {
     pub updates: Vec<ReceivedUpdate>,
     /// Updates for this assessment that were refused, and why.
     pub rejected_updates: Vec<RejectedUpdate>,
+    /// Exact repeats of the last accepted update (accepted, no effect).
+    pub repeated_updates: u32,
 }
 
 impl SimAssessment {
@@ -131,11 +133,18 @@ impl SimAssessment {
             last_timestamp: None,
             updates: Vec::new(),
             rejected_updates: Vec::new(),
+            repeated_updates: 0,
         }
     }
 
     /// Apply a validated update; refuse one that does not move time forward.
     fn apply(&mut self, update: AssessmentUpdate, received: ReceivedUpdate) -> Result<(), String> {
+        // A sender that crashed after we accepted an update, before it recorded
+        // that, sends the very same update again: accept it, change nothing.
+        if self.updates.last().is_some_and(|last| last.body == received.body) {
+            self.repeated_updates += 1;
+            return Ok(());
+        }
         if let Some(last) = self.last_timestamp {
             if update.timestamp <= last {
                 return Err(format!(

@@ -1,0 +1,361 @@
+//! The web UI in a real browser (headless Debian Chromium): the employer's
+//! connect page and the vendor's dashboard. Every test saves screenshots
+//! under test-output/screenshots/.
+
+use screenhub_tests::browser::Browser;
+use screenhub_tests::{Ashby, TestHub, World};
+use serde_json::json;
+
+/// An account that is not connected yet, pointed at the Ashby simulator,
+/// and a fresh connect link for it.
+async fn unconnected_account(hub: &TestHub, ashby: &Ashby) -> (String, String) {
+    let (status, account) = hub
+        .post(
+            "/v1/accounts",
+            json!({"name": "Acme Robotics", "ats": "ashby", "ats_api_base_url": ashby.url}),
+        )
+        .await;
+    assert_eq!(status, 201, "{account}");
+    let id = account["id"].as_str().unwrap().to_owned();
+    let (status, link) = hub
+        .post("/v1/connect-sessions", json!({"account_id": id}))
+        .await;
+    assert_eq!(status, 201, "{link}");
+    let url = link["url"].as_str().unwrap().to_owned();
+    assert!(
+        url.starts_with(&format!("{}/connect/shc_", hub.url())),
+        "{url}"
+    );
+    (id, url)
+}
+
+async fn sign_in(browser: &Browser, hub: &TestHub) {
+    browser.open(&format!("{}/dashboard", hub.url())).await;
+    // Not signed in: the dashboard sends you to sign in.
+    assert!(browser.current_url().await.ends_with("/dashboard/sign-in"));
+    browser.fill("#api_key", &hub.api_key).await;
+    browser.click("#sign-in").await;
+    browser.wait_for_text("Overview").await;
+}
+
+#[tokio::test]
+async fn the_employer_connects_with_a_bad_key_then_a_good_one() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let hub = TestHub::spawn().await;
+    let ashby = Ashby::start().await;
+    let (account_id, link) = unconnected_account(&hub, &ashby).await;
+    let token = hub
+        .store()
+        .reveal_account_token(&account_id.parse().unwrap())
+        .await
+        .unwrap();
+
+    browser.open(&link).await;
+    browser.wait_for_text("Connect Acme Robotics").await;
+    assert_eq!(browser.text("#trigger-token").await, token);
+    assert_eq!(browser.text("#partner-url").await, hub.partner_base_url());
+    assert!(browser.text("#connection-status").await.contains("Waiting"));
+    let page = browser.page_text().await;
+    for step in [
+        "Show unlaunched integrations",
+        "API Key",
+        "Create New API Key",
+        "shows it only once",
+    ] {
+        assert!(page.contains(step), "the steps mention `{step}`");
+    }
+    browser.screenshot("connect-page").await;
+
+    // A key Ashby does not know.
+    browser.fill("#api_key", "not-a-real-key").await;
+    browser.click("#verify").await;
+    browser.wait_for_text("That key did not work").await;
+    assert!(browser
+        .text("#connect-error")
+        .await
+        .contains("Ashby rejected this API key"));
+    browser.screenshot("connect-bad-key").await;
+
+    // A real key without candidatesWrite.
+    let weak = ashby
+        .sim
+        .create_key(None, Some(vec!["candidatesRead".into()]))
+        .key;
+    browser.fill("#api_key", &weak).await;
+    browser.click("#verify").await;
+    browser.wait_for_text("lacks candidatesWrite").await;
+    let (_, account) = hub.get(&format!("/v1/accounts/{account_id}")).await;
+    assert_eq!(
+        account["status"], "pending",
+        "a rejected key changes nothing"
+    );
+    browser.screenshot("connect-key-lacks-permission").await;
+
+    browser.fill("#api_key", &ashby.key()).await;
+    browser.click("#verify").await;
+    browser.wait_for_text("Connected.").await;
+    assert!(
+        browser.page_text().await.contains("New Activity"),
+        "says what to do next in Ashby"
+    );
+    browser.screenshot("connect-success").await;
+    let (_, account) = hub.get(&format!("/v1/accounts/{account_id}")).await;
+    assert_eq!(account["status"], "active");
+
+    // The link is used up; it says so and shows nothing of the account.
+    let res = reqwest::get(&link).await.unwrap();
+    assert_eq!(res.status(), 410);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("already been used"));
+    assert!(!body.contains("Acme") && !body.contains(&token));
+    browser.open(&link).await;
+    browser.screenshot("connect-link-used").await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn expired_and_unknown_connect_links_leak_nothing() {
+    let hub = TestHub::spawn().await;
+    let ashby = Ashby::start().await;
+    let (account_id, _) = unconnected_account(&hub, &ashby).await;
+    let now = hub.hub.state.now();
+    let (_, token) = hub
+        .store()
+        .create_connect_session(&account_id.parse().unwrap(), now - 1, now - 1000)
+        .await
+        .unwrap();
+    let res = reqwest::get(format!("{}/connect/{token}", hub.url()))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 410);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("This link has expired") && !body.contains("Acme"));
+    let res = reqwest::get(format!("{}/connect/shc_nope", hub.url()))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert!(res.text().await.unwrap().contains("This link is not valid"));
+    // The API validates what it is given.
+    let (status, body) = hub
+        .post(
+            "/v1/connect-sessions",
+            json!({"account_id": account_id, "expires_in": 5}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let (status, _) = hub
+        .post(
+            "/v1/connect-sessions",
+            json!({"account_id": "acct_01JAAAAAAAAAAAAAAAAAAAAAAA"}),
+        )
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn the_vendor_finds_an_order_by_email_and_reads_its_timeline() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let w = World::new().await;
+    w.start("someone.else@example.com").await;
+    let id = w.start("findme@example.com").await;
+    let (status, body) = w
+        .hub
+        .post(
+            &format!("/v1/orders/{id}/status"),
+            json!({"status": "in_progress", "label": "Invited"}),
+        )
+        .await;
+    assert!(status.is_success(), "{status} {body}");
+    sign_in(&browser, &w.hub).await;
+    browser.screenshot("dashboard-overview").await;
+    assert_eq!(browser.text("#orders-today").await, "2");
+
+    browser.click("nav a[href='/dashboard/orders']").await;
+    browser.fill("#email", "findme@example.com").await;
+    browser.click("#filter").await;
+    browser.wait_for_text("findme@example.com").await;
+    let rows = browser
+        .client()
+        .find_all(fantoccini::Locator::Css("#orders tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "only the order with that email");
+    browser.screenshot("dashboard-orders-search").await;
+
+    browser.click("#orders tbody tr a").await;
+    browser.wait_for_text("Timeline").await;
+    let timeline = browser.text("#timeline").await;
+    assert!(timeline.contains("order.created"), "{timeline}");
+    assert!(
+        timeline.contains("UTC"),
+        "every event has its time: {timeline}"
+    );
+    assert!(timeline.contains("Invited"), "{timeline}");
+    assert!(browser
+        .text("#order-deliveries")
+        .await
+        .contains("order.created"));
+    browser.screenshot("dashboard-order-timeline").await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn the_vendor_retries_a_dead_delivery_and_sees_it_succeed() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let w = World::new().await;
+    w.receiver.fail_next(100);
+    let id = w.start("dead@example.com").await;
+    w.hub
+        .wait_for(
+            &format!("/v1/deliveries?order_id={id}&target=vendor"),
+            10,
+            |l| l["data"][0]["state"] == "dead",
+        )
+        .await;
+    w.receiver.fail_next(0);
+    sign_in(&browser, &w.hub).await;
+    assert_eq!(browser.text("#deliveries-failing").await, "1");
+    browser.click("nav a[href='/dashboard/deliveries']").await;
+    assert!(browser.text("#troubled").await.contains("dead"));
+    browser.screenshot("dashboard-deliveries-dead").await;
+    browser.click("#troubled tbody tr a").await;
+    assert_eq!(browser.text("#delivery-state").await, "dead");
+    assert_eq!(
+        browser
+            .client()
+            .find_all(fantoccini::Locator::Css("#attempts tbody tr"))
+            .await
+            .unwrap()
+            .len(),
+        4
+    );
+    assert!(browser.text("#attempts").await.contains("500"));
+    browser.click("#retry").await;
+    browser.wait_for_text("Queued for another attempt").await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while browser.text("#delivery-state").await != "succeeded" {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the retried delivery never succeeded"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        browser.client().refresh().await.unwrap();
+    }
+    assert!(browser.text("#attempts").await.contains("204"));
+    assert_eq!(w.receiver.of_type("order.created").len(), 1);
+    browser.screenshot("dashboard-delivery-retried").await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn the_vendor_rotates_a_token() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let w = World::new().await;
+    sign_in(&browser, &w.hub).await;
+    browser.click("nav a[href='/dashboard/accounts']").await;
+    browser.wait_for_text("Acme").await;
+    browser.screenshot("dashboard-accounts").await;
+    browser.click("button.rotate").await;
+    browser.wait_for_text("New External Trigger Token").await;
+    let new_token = browser.text("#secret-value").await;
+    assert!(new_token.starts_with("sht_") && new_token != w.token);
+    browser.screenshot("dashboard-token-rotated").await;
+    let (status, _) = w.hub.ats(&w.token, "assessment.list", json!({})).await;
+    assert_eq!(status, 401, "the old token stopped working");
+    let (status, _) = w.hub.ats(&new_token, "assessment.list", json!({})).await;
+    assert_eq!(status, 200, "the new one works");
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_forged_form_is_rejected_and_signing_out_ends_the_session() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let w = World::new().await;
+    sign_in(&browser, &w.hub).await;
+    // A form the dashboard did not make: right cookie, wrong CSRF token.
+    browser
+        .client()
+        .execute(
+            "const f = document.createElement('form'); f.method = 'post'; f.action = arguments[0];
+             const i = document.createElement('input'); i.name = 'csrf'; i.value = 'forged'; f.appendChild(i);
+             document.body.appendChild(f); f.submit();",
+            vec![json!(format!("/dashboard/accounts/{}/disable", w.account_id))],
+        )
+        .await
+        .unwrap();
+    browser.wait_for_text("This form was rejected").await;
+    browser.screenshot("dashboard-csrf-rejected").await;
+    let (_, account) = w.hub.get(&format!("/v1/accounts/{}", w.account_id)).await;
+    assert_eq!(
+        account["status"], "active",
+        "the forged post changed nothing"
+    );
+    let res = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!(
+            "{}/dashboard/accounts/{}/disable",
+            w.hub.url(),
+            w.account_id
+        ))
+        .form(&[("csrf", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        303,
+        "without the session cookie: off to sign-in"
+    );
+
+    browser.open(&format!("{}/dashboard", w.hub.url())).await;
+    browser.click("#sign-out").await;
+    browser.wait_for_text("You have signed out").await;
+    browser.screenshot("dashboard-signed-out").await;
+    browser
+        .open(&format!("{}/dashboard/orders", w.hub.url()))
+        .await;
+    assert!(browser.current_url().await.ends_with("/dashboard/sign-in"));
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_http_only_and_scoped() {
+    let hub = TestHub::spawn().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = client
+        .post(format!("{}/dashboard/sign-in", hub.url()))
+        .form(&[("api_key", "shk_wrong")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert!(res.text().await.unwrap().contains("not valid"));
+    let res = client
+        .post(format!("{}/dashboard/sign-in", hub.url()))
+        .form(&[("api_key", hub.api_key.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("screenhub_session=shs_"), "{cookie}");
+    for part in ["HttpOnly", "SameSite=Lax", "Path=/dashboard"] {
+        assert!(cookie.contains(part), "{cookie} has {part}");
+    }
+    assert!(!cookie.contains("Secure"), "plain http public URL");
+}
