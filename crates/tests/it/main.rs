@@ -4,4 +4,5 @@ mod delivery;
 mod flow;
 mod openapi;
 mod partner_api;
+mod security;
 mod vendor_api;
