@@ -1,6 +1,7 @@
 //! Screenhub's integration tests: one binary, the real server over real HTTP.
 
 mod delivery;
+mod demo;
 mod flow;
 mod openapi;
 mod partner_api;

@@ -7,6 +7,8 @@ use serde_json::{json, Value};
 
 use super::plan::{ResultPlan, CATALOG};
 
+const ENDPOINT_DESCRIPTION: &str = "Screenhub reference vendor";
+
 #[derive(Debug, thiserror::Error)]
 pub enum HubApiError {
     /// 409: the order already ended (e.g. Ashby cancelled it meanwhile). Not a
@@ -44,13 +46,14 @@ impl HubApi {
         path: &str,
         body: Value,
     ) -> Result<Value, HubApiError> {
-        let response = self
+        let mut request = self
             .http
             .request(method, format!("{}{path}", self.base_url))
-            .bearer_auth(&self.api_key)
-            .json(&body)
-            .send()
-            .await?;
+            .bearer_auth(&self.api_key);
+        if !body.is_null() {
+            request = request.json(&body);
+        }
+        let response = request.send().await?;
         let status = response.status();
         let answer: Value = response.json().await.unwrap_or(Value::Null);
         if status.is_success() {
@@ -84,14 +87,25 @@ impl HubApi {
             .map(drop)
     }
 
-    /// Register where webhooks go; returns the signing secret (shown only once).
+    /// Register where webhooks go, replacing the endpoint an earlier run of this
+    /// vendor registered; returns the signing secret (shown only once).
     pub async fn register_webhook_endpoint(&self, url: &str) -> Result<String, HubApiError> {
+        let existing = self
+            .call(reqwest::Method::GET, "/v1/webhook-endpoints", Value::Null)
+            .await?;
+        for endpoint in existing["data"].as_array().into_iter().flatten() {
+            if endpoint["description"] == ENDPOINT_DESCRIPTION {
+                let id = endpoint["id"].as_str().unwrap_or_default();
+                self.call(reqwest::Method::DELETE, &format!("/v1/webhook-endpoints/{id}"), Value::Null)
+                    .await?;
+            }
+        }
         let endpoint = self
             .call(
                 reqwest::Method::POST,
                 "/v1/webhook-endpoints",
                 json!({"url": url, "events": ["order.created", "order.cancelled"],
-                       "description": "Screenhub reference vendor"}),
+                       "description": ENDPOINT_DESCRIPTION}),
             )
             .await?;
         endpoint["secret"]

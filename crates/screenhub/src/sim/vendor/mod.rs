@@ -293,14 +293,18 @@ impl ReferenceVendor {
         false
     }
 
-    /// `order.cancelled`: Ashby (or the hub) ended it; stop working on it.
+    /// `order.cancelled`: Ashby ended it; stop working on it.
     fn cancelled(&self, order: &Value) {
-        if let Some(id) = order["id"].as_str() {
-            if let Some(o) = self.state().orders.get_mut(id) {
-                o.cancelled_by_ats = true;
-            }
-            self.note(id, "cancelled in Ashby");
+        let Some(id) = order["id"].as_str() else { return };
+        // The hub also confirms a cancellation the vendor made itself.
+        if order["cancellation"]["by"] != "ats" {
+            self.note(id, "cancellation confirmed by the hub");
+            return;
         }
+        if let Some(o) = self.state().orders.get_mut(id) {
+            o.cancelled_by_ats = true;
+        }
+        self.note(id, "cancelled in Ashby");
     }
 }
 
