@@ -5,4 +5,5 @@ mod demo;
 mod flow;
 mod openapi;
 mod partner_api;
+mod ui;
 mod vendor_api;

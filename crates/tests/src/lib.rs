@@ -2,6 +2,8 @@
 //! database, the Ashby simulator, and a vendor webhook receiver that verifies
 //! Standard Webhooks signatures.
 
+pub mod browser;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
