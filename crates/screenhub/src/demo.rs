@@ -35,6 +35,9 @@ pub struct DemoSetup {
     pub retry_schedule_ms: Option<Vec<u64>>,
     pub faults: Faults,
     pub seed: Option<u64>,
+    /// Enable the integration in the simulated Ashby (partner URL and token).
+    /// Off, an admin does it on the sim's Admin → Integrations page.
+    pub enable_ashby_integration: bool,
 }
 
 impl Default for DemoSetup {
@@ -50,6 +53,7 @@ impl Default for DemoSetup {
             retry_schedule_ms: None,
             faults: Faults::default(),
             seed: None,
+            enable_ashby_integration: true,
         }
     }
 }
@@ -61,6 +65,8 @@ pub struct Demo {
     pub ashby_url: String,
     pub vendor: ReferenceVendor,
     pub account_id: String,
+    /// The account's External Trigger Token, which the employer pastes into Ashby.
+    pub token: String,
     pub data_dir: PathBuf,
     _temp: Option<tempfile::TempDir>,
 }
@@ -157,15 +163,18 @@ impl Demo {
         .await
         .context("starting the reference vendor")?;
         // The integration in Ashby: the partner URL and the External Trigger Token.
-        ashby
-            .set_partner(&hub.state.ats_partner_base_url(), &token)
-            .map_err(anyhow::Error::msg)?;
+        if setup.enable_ashby_integration {
+            ashby
+                .set_partner(&hub.state.ats_partner_base_url(), &token)
+                .map_err(anyhow::Error::msg)?;
+        }
         Ok(Self {
             hub,
             ashby,
             ashby_url,
             vendor,
             account_id,
+            token,
             data_dir,
             _temp: temp,
         })

@@ -238,6 +238,7 @@ pub async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
         retry_schedule_ms: Some(vec![0, 250, 500, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000]),
         faults: args.faults.faults(None),
         seed: None,
+        enable_ashby_integration: true,
     };
     let demo = Demo::start(setup).await?;
     let mut stdout = std::io::stdout();

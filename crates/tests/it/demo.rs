@@ -22,6 +22,7 @@ fn setup(faults: Faults) -> DemoSetup {
         retry_schedule_ms: Some(vec![0, 20, 20, 40, 40, 80, 80, 100, 100, 100, 100, 100, 100, 100, 100]),
         faults,
         seed: Some(11),
+        enable_ashby_integration: true,
     }
 }
 

@@ -5,5 +5,6 @@ mod demo;
 mod flow;
 mod openapi;
 mod partner_api;
+mod sim_ui;
 mod ui;
 mod vendor_api;

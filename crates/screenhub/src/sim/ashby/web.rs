@@ -130,7 +130,7 @@ fn integrations(sim: &AshbySim, show_unlaunched: bool, new_key: Option<String>, 
         .collect();
     keys.sort();
     let page = IntegrationsPage {
-        show_unlaunched: show_unlaunched || state.partner.is_some() || new_key.is_some(),
+        show_unlaunched: show_unlaunched || new_key.is_some(),
         enabled: state.partner.is_some(),
         base_url: state.partner.as_ref().map(|p| p.base_url.clone()).unwrap_or_default(),
         new_key,
