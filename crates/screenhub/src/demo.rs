@@ -18,7 +18,9 @@ use screenhub_core::clock::{Clock, SystemClock};
 
 use crate::app::{open_store, system_clock, Hub, Roles};
 use crate::config::Config;
-use crate::sim::ashby::{AssessmentState, AshbySim, Faults, SimAssessment, SimConfig, StartOptions};
+use crate::sim::ashby::{
+    AshbySim, AssessmentState, Faults, SimAssessment, SimConfig, StartOptions,
+};
 use crate::sim::vendor::{ReferenceVendor, Scenario, VendorConfig, VendorOrder, CATALOG};
 
 /// How to set the demo up.
@@ -72,9 +74,9 @@ pub struct Demo {
 }
 
 async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("listening on {addr} for {what} (is the port taken? pass another with a flag)"))
+    TcpListener::bind(addr).await.with_context(|| {
+        format!("listening on {addr} for {what} (is the port taken? pass another with a flag)")
+    })
 }
 
 impl Demo {
@@ -82,7 +84,9 @@ impl Demo {
         let (data_dir, temp) = match &setup.data_dir {
             Some(dir) => (dir.clone(), None),
             None => {
-                let temp = tempfile::Builder::new().prefix("screenhub-demo-").tempdir()?;
+                let temp = tempfile::Builder::new()
+                    .prefix("screenhub-demo-")
+                    .tempdir()?;
                 (temp.path().to_owned(), Some(temp))
             }
         };
@@ -100,7 +104,14 @@ impl Demo {
         let vendor_listener = bind(setup.vendor_listen, "the reference vendor").await?;
 
         let store = open_store(&config).await?;
-        let hub = Hub::start_with(config, hub_listener, store, system_clock(), Roles::default()).await?;
+        let hub = Hub::start_with(
+            config,
+            hub_listener,
+            store,
+            system_clock(),
+            Roles::default(),
+        )
+        .await?;
         let (_, vendor_key) = hub
             .state
             .store
@@ -111,7 +122,9 @@ impl Demo {
             Some(seed) => AshbySim::with_seed(SimConfig::default(), seed),
             None => AshbySim::new(SimConfig::default()),
         };
-        ashby.set_faults(setup.faults.clone()).map_err(anyhow::Error::msg)?;
+        ashby
+            .set_faults(setup.faults.clone())
+            .map_err(anyhow::Error::msg)?;
         let ashby_url = format!("http://{}", ashby_listener.local_addr()?);
         tokio::spawn(crate::sim::ashby::serve(ashby_listener, ashby.clone()));
 
@@ -181,11 +194,30 @@ impl Demo {
     }
 
     pub fn print_urls(&self, out: &mut dyn Write) -> std::io::Result<()> {
-        writeln!(out, "Screenhub demo: the hub, a simulated Ashby and the reference vendor are running.\n")?;
-        writeln!(out, "  Ashby (simulated), click through as a recruiter: {}/", self.ashby_url)?;
-        writeln!(out, "  The hub's vendor API:                           {}/docs", self.hub.url())?;
-        writeln!(out, "  Later, the hub dashboard:                       {}/dashboard", self.hub.url())?;
-        writeln!(out, "  The reference vendor (reports):                 {}/reports/<order id>", self.vendor.url())?;
+        writeln!(
+            out,
+            "Screenhub demo: the hub, a simulated Ashby and the reference vendor are running.\n"
+        )?;
+        writeln!(
+            out,
+            "  Ashby (simulated), click through as a recruiter: {}/",
+            self.ashby_url
+        )?;
+        writeln!(
+            out,
+            "  The hub's vendor API:                           {}/docs",
+            self.hub.url()
+        )?;
+        writeln!(
+            out,
+            "  Later, the hub dashboard:                       {}/dashboard",
+            self.hub.url()
+        )?;
+        writeln!(
+            out,
+            "  The reference vendor (reports):                 {}/reports/<order id>",
+            self.vendor.url()
+        )?;
         writeln!(out, "\n  Data directory: {}", self.data_dir.display())?;
         Ok(())
     }
@@ -228,8 +260,7 @@ impl AutoReport {
 fn package_for(scenario: Scenario, number: usize) -> &'static str {
     match scenario {
         Scenario::Scored => "coding-assessment",
-        _ if number % 2 == 0 => "standard-background",
-        _ => "driving-record",
+        _ => ["standard-background", "driving-record"][number % 2],
     }
 }
 
@@ -261,7 +292,7 @@ pub async fn run_auto(
     };
     say(format!(
         "Driving {candidates} candidates through the flow: {}.\n",
-        Scenario::ALL.map(|s| describe(s)).join(", ")
+        Scenario::ALL.map(describe).join(", ")
     ));
 
     let watcher = tokio::spawn(print_timelines(demo.ashby.clone(), started, out.clone()));
@@ -350,12 +381,18 @@ async fn drive(
     run.assessment_id = Some(id.clone());
     let deadline = tokio::time::Instant::now() + timeout;
     let ended = |a: &SimAssessment| {
-        matches!(a.state, AssessmentState::Completed | AssessmentState::Cancelled)
+        matches!(
+            a.state,
+            AssessmentState::Completed | AssessmentState::Cancelled
+        )
     };
     if scenario == Scenario::Hold {
         // The recruiter cancels once the vendor has begun.
         let vendor_began = |a: &SimAssessment| {
-            a.status.as_ref().is_some_and(|s| s.value != json!("Started")) || ended(a)
+            a.status
+                .as_ref()
+                .is_some_and(|s| s.value != json!("Started"))
+                || ended(a)
         };
         if !wait_for(&ashby, &id, deadline, vendor_began).await {
             run.verdict = Err("the vendor's in-progress update never reached Ashby".into());
@@ -371,7 +408,9 @@ async fn drive(
     run.vendor_order = vendor.order(&id);
     run.latency = run.final_state.as_ref().and_then(|a| {
         let last = a.updates.last()?.received_at_ms;
-        Some(Duration::from_millis(u64::try_from(last - a.start_requested_at_ms).ok()?))
+        Some(Duration::from_millis(
+            u64::try_from(last - a.start_requested_at_ms).ok()?,
+        ))
     });
     run.verdict = if finished {
         match (&run.vendor_order, &run.final_state) {
@@ -409,37 +448,63 @@ async fn wait_for(
 /// report link, or the cancellation; and that every update was accepted.
 pub fn matches_decision(order: &VendorOrder, a: &SimAssessment) -> Result<(), String> {
     if !a.rejected_updates.is_empty() {
-        return Err(format!("Ashby refused an update: {}", a.rejected_updates[0].message));
+        return Err(format!(
+            "Ashby refused an update: {}",
+            a.rejected_updates[0].message
+        ));
     }
-    let value = |d: &Option<screenhub_ashby::public::DataValue>| d.as_ref().map(|d| d.value.clone());
+    let value =
+        |d: &Option<screenhub_ashby::public::DataValue>| d.as_ref().map(|d| d.value.clone());
     let expected_result = match (order.scenario, &order.result) {
         (Scenario::Pass, _) => Some(json!(true)),
         (Scenario::Fail, _) => Some(json!(false)),
         (Scenario::Review, _) => Some(json!("Needs review")),
-        (Scenario::Scored, Some(r)) => r.score.as_ref().map(|s| json!(format!("{} / {}", s.value, s.max))),
+        (Scenario::Scored, Some(r)) => r
+            .score
+            .as_ref()
+            .map(|s| json!(format!("{} / {}", s.value, s.max))),
         _ => None,
     };
     match expected_result {
         Some(expected) => {
             if a.state != AssessmentState::Completed {
-                return Err(format!("the vendor completed it, Ashby shows {:?}", a.state));
+                return Err(format!(
+                    "the vendor completed it, Ashby shows {:?}",
+                    a.state
+                ));
             }
             if value(&a.result) != Some(expected.clone()) {
-                return Err(format!("result: expected {expected}, Ashby shows {:?}", value(&a.result)));
+                return Err(format!(
+                    "result: expected {expected}, Ashby shows {:?}",
+                    value(&a.result)
+                ));
             }
             if value(&a.profile_url) != Some(json!(order.report_url)) {
-                return Err(format!("Full report link: expected {}, Ashby shows {:?}", order.report_url, value(&a.profile_url)));
+                return Err(format!(
+                    "Full report link: expected {}, Ashby shows {:?}",
+                    order.report_url,
+                    value(&a.profile_url)
+                ));
             }
             let screenings = order.result.as_ref().map_or(0, |r| r.screenings.len());
-            let shown = a.metadata.iter().filter(|m| m.identifier.starts_with("screening_")).count();
+            let shown = a
+                .metadata
+                .iter()
+                .filter(|m| m.identifier.starts_with("screening_"))
+                .count();
             if shown != screenings {
-                return Err(format!("{screenings} screenings reported, Ashby shows {shown}"));
+                return Err(format!(
+                    "{screenings} screenings reported, Ashby shows {shown}"
+                ));
             }
             Ok(())
         }
         None => {
             if a.state != AssessmentState::Cancelled {
-                return Err(format!("expected a cancellation, Ashby shows {:?}", a.state));
+                return Err(format!(
+                    "expected a cancellation, Ashby shows {:?}",
+                    a.state
+                ));
             }
             let reason = value(&a.cancelled_reason).unwrap_or_default();
             let reason = reason.as_str().unwrap_or_default();
@@ -458,7 +523,11 @@ pub fn matches_decision(order: &VendorOrder, a: &SimAssessment) -> Result<(), St
 }
 
 /// Print every update Ashby accepts, as it arrives.
-async fn print_timelines(ashby: AshbySim, started: Instant, out: Arc<std::sync::Mutex<dyn Write + Send>>) {
+async fn print_timelines(
+    ashby: AshbySim,
+    started: Instant,
+    out: Arc<std::sync::Mutex<dyn Write + Send>>,
+) {
     let mut printed: HashMap<String, usize> = HashMap::new();
     let mut numbers: HashMap<String, usize> = HashMap::new();
     loop {
@@ -505,7 +574,10 @@ fn describe_update(body: &Value) -> String {
         };
         return format!("result: {result} (Full report linked)");
     }
-    format!("status: {}", body["assessment_status"]["value"].as_str().unwrap_or("?"))
+    format!(
+        "status: {}",
+        body["assessment_status"]["value"].as_str().unwrap_or("?")
+    )
 }
 
 /// The summary at the end of `--auto`.
@@ -513,7 +585,8 @@ pub fn print_summary(report: &AutoReport, out: &mut dyn Write) -> std::io::Resul
     let count = |f: &dyn Fn(&CandidateRun) -> bool| report.runs.iter().filter(|r| f(r)).count();
     let state = |r: &CandidateRun| r.final_state.as_ref().map(|a| a.state);
     let completed = count(&|r| state(r) == Some(AssessmentState::Completed));
-    let failed = count(&|r| r.scenario == Scenario::Failed && state(r) == Some(AssessmentState::Cancelled));
+    let failed =
+        count(&|r| r.scenario == Scenario::Failed && state(r) == Some(AssessmentState::Cancelled));
     let cancelled = count(&|r| state(r) == Some(AssessmentState::Cancelled)) - failed;
     let mut latencies: Vec<Duration> = report.runs.iter().filter_map(|r| r.latency).collect();
     latencies.sort();
@@ -522,8 +595,16 @@ pub fn print_summary(report: &AutoReport, out: &mut dyn Write) -> std::io::Resul
             .get(((latencies.len() as f64 - 1.0) * p).round() as usize)
             .map_or("-".to_owned(), |d| format!("{} ms", d.as_millis()))
     };
-    writeln!(out, "\nSummary after {:.1} s: {} orders", report.elapsed.as_secs_f64(), report.runs.len())?;
-    writeln!(out, "  completed {completed}  ·  cancelled {cancelled}  ·  failed {failed}")?;
+    writeln!(
+        out,
+        "\nSummary after {:.1} s: {} orders",
+        report.elapsed.as_secs_f64(),
+        report.runs.len()
+    )?;
+    writeln!(
+        out,
+        "  completed {completed}  ·  cancelled {cancelled}  ·  failed {failed}"
+    )?;
     writeln!(
         out,
         "  end-to-end (start in Ashby → last update in Ashby, vendor delays included): p50 {}  p95 {}  max {}",
@@ -535,7 +616,11 @@ pub fn print_summary(report: &AutoReport, out: &mut dyn Write) -> std::io::Resul
     if bad.is_empty() {
         writeln!(out, "  every order reached Ashby as the vendor decided")?;
     } else {
-        writeln!(out, "  {} orders did NOT reach Ashby as decided:", bad.len())?;
+        writeln!(
+            out,
+            "  {} orders did NOT reach Ashby as decided:",
+            bad.len()
+        )?;
         for r in bad {
             writeln!(
                 out,

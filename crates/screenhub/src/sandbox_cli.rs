@@ -130,7 +130,9 @@ fn parse_outcome(s: &str) -> Result<(String, Scenario), String> {
         .split_once('=')
         .ok_or("expected PACKAGE=SCENARIO, e.g. standard-background=review")?;
     let scenario = Scenario::parse(scenario).ok_or_else(|| {
-        format!("unknown scenario `{scenario}`; use pass, fail, review, scored, failed, cancel or hold")
+        format!(
+            "unknown scenario `{scenario}`; use pass, fail, review, scored, failed, cancel or hold"
+        )
     })?;
     Ok((package.to_owned(), scenario))
 }
@@ -179,11 +181,15 @@ pub async fn run_sim(command: SimCommand) -> anyhow::Result<()> {
             for key in &args.revoked_api_keys {
                 sim.revoke_key(key);
             }
-            sim.set_faults(args.faults.faults(None)).map_err(anyhow::Error::msg)?;
+            sim.set_faults(args.faults.faults(None))
+                .map_err(anyhow::Error::msg)?;
             let listener = tokio::net::TcpListener::bind(args.listen)
                 .await
                 .with_context(|| format!("listening on {}", args.listen))?;
-            println!("Ashby simulator on http://{}/ (control API under /_sim)", args.listen);
+            println!(
+                "Ashby simulator on http://{}/ (control API under /_sim)",
+                args.listen
+            );
             tokio::select! {
                 served = crate::sim::ashby::serve(listener, sim) => served?,
                 () = crate::cli::shutdown_signal() => {}
@@ -233,9 +239,19 @@ pub async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
         ashby_listen: or(args.ashby_listen, defaults.ashby_listen),
         vendor_listen: or(args.vendor_listen, defaults.vendor_listen),
         // Quick enough to watch, slow enough to see each step.
-        progress_after: if args.auto { Duration::from_millis(300) } else { defaults.progress_after },
-        complete_after: if args.auto { Duration::from_millis(1_000) } else { defaults.complete_after },
-        retry_schedule_ms: Some(vec![0, 250, 500, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000]),
+        progress_after: if args.auto {
+            Duration::from_millis(300)
+        } else {
+            defaults.progress_after
+        },
+        complete_after: if args.auto {
+            Duration::from_millis(1_000)
+        } else {
+            defaults.complete_after
+        },
+        retry_schedule_ms: Some(vec![
+            0, 250, 500, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000,
+        ]),
         faults: args.faults.faults(None),
         seed: None,
         enable_ashby_integration: true,
@@ -250,7 +266,13 @@ pub async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
     }
     println!();
     let out: Arc<Mutex<dyn Write + Send>> = Arc::new(Mutex::new(std::io::stdout()));
-    let report = run_auto(&demo, args.candidates, Duration::from_secs(args.timeout_secs), out).await?;
+    let report = run_auto(
+        &demo,
+        args.candidates,
+        Duration::from_secs(args.timeout_secs),
+        out,
+    )
+    .await?;
     print_summary(&report, &mut stdout)?;
     demo.stop().await?;
     anyhow::ensure!(

@@ -67,20 +67,29 @@ async fn a_recruiter_runs_an_assessment_from_the_simulated_ashby() {
 
     // 4. Start Assessment → the confirmation, where the type can be changed → Start.
     browser.click("#start-assessment").await;
-    browser.wait_for_text(&format!("Start assessment for {name}?")).await;
+    browser
+        .wait_for_text(&format!("Start assessment for {name}?"))
+        .await;
     browser.click("#confirm-start").await;
 
     // 5. Pending, with the date and time it was sent…
     assert_eq!(browser.text("#activity-0-state").await, "pending");
     let sent = browser.text("#activity-0-sent").await;
-    assert!(sent.contains(" at ") && sent.ends_with("UTC"), "sent time: {sent}");
+    assert!(
+        sent.contains(" at ") && sent.ends_with("UTC"),
+        "sent time: {sent}"
+    );
     browser.wait_for_text("Pending").await;
     browser.screenshot("sim-activity-pending").await;
 
     // …then the result, with the Full Report link (the page refreshes itself).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while !browser.exists("#full-report").await {
-        assert!(tokio::time::Instant::now() < deadline, "no result: {}", browser.page_text().await);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no result: {}",
+            browser.page_text().await
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
         browser.open(&browser.current_url().await).await;
     }

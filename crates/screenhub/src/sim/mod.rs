@@ -11,11 +11,7 @@ use axum::response::{Html, IntoResponse, Response};
 const SIM_CSS: &str = include_str!("../../templates/sim/sim.css");
 
 pub async fn stylesheet() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
-        SIM_CSS,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], SIM_CSS).into_response()
 }
 
 /// Render a page; a template error is our bug, shown as a plain 500.
@@ -24,7 +20,11 @@ pub fn render(page: &impl askama::Template) -> Response {
         Ok(html) => Html(html).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "rendering a simulator page");
-            (StatusCode::INTERNAL_SERVER_ERROR, "could not render the page").into_response()
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "could not render the page",
+            )
+                .into_response()
         }
     }
 }

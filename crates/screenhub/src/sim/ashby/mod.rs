@@ -13,9 +13,9 @@ mod fixtures;
 mod partner;
 mod public_api;
 mod state;
-mod web;
 #[cfg(test)]
 mod tests;
+mod web;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 

@@ -91,7 +91,10 @@ pub fn routes() -> Router<AshbySim> {
         .route("/admin/integrations/api-keys", post(create_api_key))
         .route("/candidates/{cid}", get(candidate_page))
         .route("/candidates/{cid}/activities", post(add_activity))
-        .route("/candidates/{cid}/activities/{n}/start", get(confirm_start).post(start))
+        .route(
+            "/candidates/{cid}/activities/{n}/start",
+            get(confirm_start).post(start),
+        )
         .route("/candidates/{cid}/activities/{n}/cancel", post(cancel))
 }
 
@@ -121,18 +124,33 @@ struct IntegrationsQuery {
     saved: Option<String>,
 }
 
-fn integrations(sim: &AshbySim, show_unlaunched: bool, new_key: Option<String>, message: Option<String>) -> Response {
+fn integrations(
+    sim: &AshbySim,
+    show_unlaunched: bool,
+    new_key: Option<String>,
+    message: Option<String>,
+) -> Response {
     let state = sim.state();
     let mut keys: Vec<(String, String, bool)> = state
         .keys
         .iter()
-        .map(|(key, r)| (format!("{}…", key.chars().take(6).collect::<String>()), r.title.clone(), r.revoked))
+        .map(|(key, r)| {
+            (
+                format!("{}…", key.chars().take(6).collect::<String>()),
+                r.title.clone(),
+                r.revoked,
+            )
+        })
         .collect();
     keys.sort();
     let page = IntegrationsPage {
         show_unlaunched: show_unlaunched || new_key.is_some(),
         enabled: state.partner.is_some(),
-        base_url: state.partner.as_ref().map(|p| p.base_url.clone()).unwrap_or_default(),
+        base_url: state
+            .partner
+            .as_ref()
+            .map(|p| p.base_url.clone())
+            .unwrap_or_default(),
         new_key,
         keys,
         message,
@@ -141,8 +159,13 @@ fn integrations(sim: &AshbySim, show_unlaunched: bool, new_key: Option<String>, 
     crate::sim::render(&page)
 }
 
-async fn integrations_page(State(sim): State<AshbySim>, Query(q): Query<IntegrationsQuery>) -> Response {
-    let message = q.saved.map(|_| "Saved. Ashby now calls the partner with this API key.".to_owned());
+async fn integrations_page(
+    State(sim): State<AshbySim>,
+    Query(q): Query<IntegrationsQuery>,
+) -> Response {
+    let message = q
+        .saved
+        .map(|_| "Saved. Ashby now calls the partner with this API key.".to_owned());
     integrations(&sim, q.unlaunched.is_some(), None, message)
 }
 
@@ -193,10 +216,19 @@ impl AshbySim {
             .clone()
     }
 
-    fn with_candidate<T>(&self, cid: &str, f: impl FnOnce(&mut PipelineCandidate) -> T) -> Option<T> {
+    fn with_candidate<T>(
+        &self,
+        cid: &str,
+        f: impl FnOnce(&mut PipelineCandidate) -> T,
+    ) -> Option<T> {
         self.pipeline();
         let mut state = self.state();
-        let candidate = state.pipeline.as_mut()?.candidates.iter_mut().find(|c| c.id() == cid)?;
+        let candidate = state
+            .pipeline
+            .as_mut()?
+            .candidates
+            .iter_mut()
+            .find(|c| c.id() == cid)?;
         Some(f(candidate))
     }
 }
@@ -264,7 +296,9 @@ pub fn value_view(v: &DataValue) -> ValueView {
         (DataValueType::Url, Value::String(url)) => (url.clone(), "link"),
         (DataValueType::BooleanSuccess, Value::Bool(true)) => ("Pass".to_owned(), "pass"),
         (DataValueType::BooleanSuccess, _) => ("Fail".to_owned(), "fail"),
-        (DataValueType::NumericDurationMinutes, v) => (duration_text(v.as_f64().unwrap_or(0.0)), "text"),
+        (DataValueType::NumericDurationMinutes, v) => {
+            (duration_text(v.as_f64().unwrap_or(0.0)), "text")
+        }
         (_, Value::String(s)) => (s.clone(), "text"),
         (_, other) => (other.to_string(), "text"),
     };
@@ -331,12 +365,23 @@ fn card(sim: &AshbySim, n: usize, a: &Activity) -> ActivityCard {
             AssessmentState::Cancelled => "cancelled",
             _ => "pending",
         };
-        card.status = s.status.as_ref().map(|v| value_view(v).text).unwrap_or_else(|| "Sent".into());
+        card.status = s
+            .status
+            .as_ref()
+            .map(|v| value_view(v).text)
+            .unwrap_or_else(|| "Sent".into());
         card.sent_at = when(s.started_at_ms.unwrap_or(s.start_requested_at_ms));
         card.result = s.result.as_ref().map(value_view);
-        card.report_url = s.profile_url.as_ref().and_then(|v| v.value.as_str().map(str::to_owned));
+        card.report_url = s
+            .profile_url
+            .as_ref()
+            .and_then(|v| v.value.as_str().map(str::to_owned));
         card.fields = s.metadata.iter().map(value_view).collect();
-        card.cancelled_reason = s.cancelled_reason.as_ref().map(|v| value_view(v).text).unwrap_or_default();
+        card.cancelled_reason = s
+            .cancelled_reason
+            .as_ref()
+            .map(|v| value_view(v).text)
+            .unwrap_or_default();
         card.can_cancel = card.state == "pending";
     }
     card
@@ -375,7 +420,12 @@ async fn assessment_types(sim: &AshbySim) -> (Vec<(String, String)>, String) {
                 .map(|t| (t.assessment_type_id.to_string(), t.name.clone()))
                 .collect::<Vec<_>>();
             let problem = if types.is_empty() {
-                listed.call.problems.first().cloned().unwrap_or_else(|| "The partner offers no assessment types.".into())
+                listed
+                    .call
+                    .problems
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| "The partner offers no assessment types.".into())
             } else {
                 String::new()
             };
@@ -385,14 +435,31 @@ async fn assessment_types(sim: &AshbySim) -> (Vec<(String, String)>, String) {
     }
 }
 
-async fn candidate_page(State(sim): State<AshbySim>, Path(cid): Path<String>, Query(q): Query<CandidateQuery>) -> Response {
+async fn candidate_page(
+    State(sim): State<AshbySim>,
+    Path(cid): Path<String>,
+    Query(q): Query<CandidateQuery>,
+) -> Response {
     let pipeline = sim.pipeline();
     let Some(c) = pipeline.candidates.iter().find(|c| c.id() == cid) else {
-        return (axum::http::StatusCode::NOT_FOUND, "No such candidate in this sandbox").into_response();
+        return (
+            axum::http::StatusCode::NOT_FOUND,
+            "No such candidate in this sandbox",
+        )
+            .into_response();
     };
     let adding = q.new.is_some();
-    let (types, problem) = if adding { assessment_types(&sim).await } else { (Vec::new(), String::new()) };
-    let cards: Vec<ActivityCard> = c.activities.iter().enumerate().map(|(n, a)| card(&sim, n, a)).collect();
+    let (types, problem) = if adding {
+        assessment_types(&sim).await
+    } else {
+        (Vec::new(), String::new())
+    };
+    let cards: Vec<ActivityCard> = c
+        .activities
+        .iter()
+        .enumerate()
+        .map(|(n, a)| card(&sim, n, a))
+        .collect();
     let page = CandidatePage {
         cid: cid.clone(),
         name: c.name(),
@@ -414,16 +481,34 @@ struct TypeForm {
 }
 
 async fn type_name(sim: &AshbySim, type_id: &str) -> Option<String> {
-    let known = sim.state().assessment_types.iter().find(|t| t.assessment_type_id.to_string() == type_id).map(|t| t.name.clone());
+    let known = sim
+        .state()
+        .assessment_types
+        .iter()
+        .find(|t| t.assessment_type_id.to_string() == type_id)
+        .map(|t| t.name.clone());
     match known {
         Some(name) => Some(name),
-        None => assessment_types(sim).await.0.into_iter().find(|(id, _)| id == type_id).map(|(_, name)| name),
+        None => assessment_types(sim)
+            .await
+            .0
+            .into_iter()
+            .find(|(id, _)| id == type_id)
+            .map(|(_, name)| name),
     }
 }
 
-async fn add_activity(State(sim): State<AshbySim>, Path(cid): Path<String>, Form(form): Form<TypeForm>) -> Response {
+async fn add_activity(
+    State(sim): State<AshbySim>,
+    Path(cid): Path<String>,
+    Form(form): Form<TypeForm>,
+) -> Response {
     let Some(name) = type_name(&sim, &form.assessment_type_id).await else {
-        return (axum::http::StatusCode::BAD_REQUEST, "Pick an Assessment Type from the list.").into_response();
+        return (
+            axum::http::StatusCode::BAD_REQUEST,
+            "Pick an Assessment Type from the list.",
+        )
+            .into_response();
     };
     let added = sim.with_candidate(&cid, |c| {
         c.activities.push(Activity {
@@ -435,7 +520,11 @@ async fn add_activity(State(sim): State<AshbySim>, Path(cid): Path<String>, Form
     });
     match added {
         Some(()) => Redirect::to(&format!("/candidates/{cid}")).into_response(),
-        None => (axum::http::StatusCode::NOT_FOUND, "No such candidate in this sandbox").into_response(),
+        None => (
+            axum::http::StatusCode::NOT_FOUND,
+            "No such candidate in this sandbox",
+        )
+            .into_response(),
     }
 }
 
@@ -450,20 +539,43 @@ struct ConfirmPage {
     problem: String,
 }
 
-async fn confirm_start(State(sim): State<AshbySim>, Path((cid, n)): Path<(String, usize)>) -> Response {
-    let Some((name, selected)) = sim.with_candidate(&cid, |c| {
-        c.activities.get(n).map(|a| (c.name(), a.assessment_type_id.clone()))
-    }).flatten() else {
+async fn confirm_start(
+    State(sim): State<AshbySim>,
+    Path((cid, n)): Path<(String, usize)>,
+) -> Response {
+    let Some((name, selected)) = sim
+        .with_candidate(&cid, |c| {
+            c.activities
+                .get(n)
+                .map(|a| (c.name(), a.assessment_type_id.clone()))
+        })
+        .flatten()
+    else {
         return (axum::http::StatusCode::NOT_FOUND, "No such activity").into_response();
     };
     let (types, problem) = assessment_types(&sim).await;
-    crate::sim::render(&ConfirmPage { cid, n, name, selected, types, problem })
+    crate::sim::render(&ConfirmPage {
+        cid,
+        n,
+        name,
+        selected,
+        types,
+        problem,
+    })
 }
 
-async fn start(State(sim): State<AshbySim>, Path((cid, n)): Path<(String, usize)>, Form(form): Form<TypeForm>) -> Response {
+async fn start(
+    State(sim): State<AshbySim>,
+    Path((cid, n)): Path<(String, usize)>,
+    Form(form): Form<TypeForm>,
+) -> Response {
     let pipeline = sim.pipeline();
     let Some(c) = pipeline.candidates.iter().find(|c| c.id() == cid) else {
-        return (axum::http::StatusCode::NOT_FOUND, "No such candidate in this sandbox").into_response();
+        return (
+            axum::http::StatusCode::NOT_FOUND,
+            "No such candidate in this sandbox",
+        )
+            .into_response();
     };
     let name = type_name(&sim, &form.assessment_type_id).await;
     let outcome = sim
@@ -479,7 +591,10 @@ async fn start(State(sim): State<AshbySim>, Path((cid, n)): Path<(String, usize)
         Ok(o) => match (&o.assessment_id, &o.recruiter_message) {
             (Some(id), _) => (Some(id.clone()), None),
             (None, Some(message)) => (None, Some(message.clone())),
-            (None, None) => (None, Some(format!("The partner answered HTTP {}", o.call.status))),
+            (None, None) => (
+                None,
+                Some(format!("The partner answered HTTP {}", o.call.status)),
+            ),
         },
         Err(e) => (None, Some(e.to_string())),
     };
@@ -499,11 +614,18 @@ async fn start(State(sim): State<AshbySim>, Path((cid, n)): Path<(String, usize)
 }
 
 async fn cancel(State(sim): State<AshbySim>, Path((cid, n)): Path<(String, usize)>) -> Response {
-    let id = sim.with_candidate(&cid, |c| c.activities.get(n).and_then(|a| a.assessment_id.clone())).flatten();
+    let id = sim
+        .with_candidate(&cid, |c| {
+            c.activities.get(n).and_then(|a| a.assessment_id.clone())
+        })
+        .flatten();
     if let Some(id) = id {
         let failure = match sim.cancel_assessment(&id).await {
             Ok(o) if o.call.status == 200 => None,
-            Ok(o) => Some(format!("The partner answered HTTP {} to the cancellation", o.call.status)),
+            Ok(o) => Some(format!(
+                "The partner answered HTTP {} to the cancellation",
+                o.call.status
+            )),
             Err(e) => Some(e.to_string()),
         };
         sim.with_candidate(&cid, |c| {
@@ -521,11 +643,24 @@ mod tests {
 
     #[test]
     fn data_values_render_as_people_read_them() {
-        let v = DataValue::new("eta", "ETA", DataValueType::NumericDurationMinutes, json!(2940));
+        let v = DataValue::new(
+            "eta",
+            "ETA",
+            DataValueType::NumericDurationMinutes,
+            json!(2940),
+        );
         assert_eq!(value_view(&v).text, "2 days 1 hour");
         let v = DataValue::new("r", "Result", DataValueType::BooleanSuccess, json!(false));
-        assert_eq!((value_view(&v).text.as_str(), value_view(&v).kind), ("Fail", "fail"));
-        let v = DataValue::new("u", "Full report", DataValueType::Url, json!("https://v.example/r/1"));
+        assert_eq!(
+            (value_view(&v).text.as_str(), value_view(&v).kind),
+            ("Fail", "fail")
+        );
+        let v = DataValue::new(
+            "u",
+            "Full report",
+            DataValueType::Url,
+            json!("https://v.example/r/1"),
+        );
         assert_eq!(value_view(&v).kind, "link");
         assert_eq!(duration_text(0.0), "0 minutes");
     }

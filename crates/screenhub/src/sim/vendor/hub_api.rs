@@ -96,8 +96,12 @@ impl HubApi {
         for endpoint in existing["data"].as_array().into_iter().flatten() {
             if endpoint["description"] == ENDPOINT_DESCRIPTION {
                 let id = endpoint["id"].as_str().unwrap_or_default();
-                self.call(reqwest::Method::DELETE, &format!("/v1/webhook-endpoints/{id}"), Value::Null)
-                    .await?;
+                self.call(
+                    reqwest::Method::DELETE,
+                    &format!("/v1/webhook-endpoints/{id}"),
+                    Value::Null,
+                )
+                .await?;
             }
         }
         let endpoint = self
@@ -117,7 +121,12 @@ impl HubApi {
             })
     }
 
-    pub async fn in_progress(&self, order_id: &str, label: &str, eta_minutes: i64) -> Result<(), HubApiError> {
+    pub async fn in_progress(
+        &self,
+        order_id: &str,
+        label: &str,
+        eta_minutes: i64,
+    ) -> Result<(), HubApiError> {
         self.call(
             reqwest::Method::POST,
             &format!("/v1/orders/{order_id}/status"),
@@ -147,14 +156,23 @@ impl HubApi {
         .map(drop)
     }
 
-    pub async fn result(&self, order_id: &str, result: &ResultPlan, report_url: &str) -> Result<(), HubApiError> {
+    pub async fn result(
+        &self,
+        order_id: &str,
+        result: &ResultPlan,
+        report_url: &str,
+    ) -> Result<(), HubApiError> {
         let mut body = serde_json::to_value(result).unwrap_or_default();
         body["report_url"] = json!(report_url);
         if body["score"].is_null() {
             body.as_object_mut().map(|o| o.remove("score"));
         }
-        self.call(reqwest::Method::PUT, &format!("/v1/orders/{order_id}/result"), body)
-            .await
-            .map(drop)
+        self.call(
+            reqwest::Method::PUT,
+            &format!("/v1/orders/{order_id}/result"),
+            body,
+        )
+        .await
+        .map(drop)
     }
 }

@@ -104,7 +104,10 @@ pub struct ReferenceVendor {
 
 impl ReferenceVendor {
     /// Serve on `listener`, publish the catalog and register the webhook endpoint.
-    pub async fn start(listener: tokio::net::TcpListener, config: VendorConfig) -> anyhow::Result<Self> {
+    pub async fn start(
+        listener: tokio::net::TcpListener,
+        config: VendorConfig,
+    ) -> anyhow::Result<Self> {
         let addr = listener.local_addr()?;
         let public_url = config
             .public_url
@@ -112,7 +115,9 @@ impl ReferenceVendor {
             .unwrap_or_else(|| format!("http://{addr}"))
             .trim_end_matches('/')
             .to_owned();
-        let rng = config.seed.map_or_else(StdRng::from_entropy, StdRng::seed_from_u64);
+        let rng = config
+            .seed
+            .map_or_else(StdRng::from_entropy, StdRng::seed_from_u64);
         let vendor = Self {
             inner: Arc::new(Inner {
                 hub: HubApi::new(&config.hub_url, &config.api_key),
@@ -137,7 +142,11 @@ impl ReferenceVendor {
             .await?;
         let verifier = standardwebhooks::Webhook::new(&secret)
             .map_err(|e| anyhow::anyhow!("the hub's signing secret is not usable: {e:?}"))?;
-        *vendor.inner.verifier.lock().unwrap_or_else(|p| p.into_inner()) = Some(verifier);
+        *vendor
+            .inner
+            .verifier
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(verifier);
         Ok(vendor)
     }
 
@@ -163,9 +172,11 @@ impl ReferenceVendor {
 
     fn note(&self, order_id: &str, what: impl AsRef<str>) {
         if let Some(order) = self.state().orders.get_mut(order_id) {
-            order
-                .log
-                .push(format!("{} {}", rfc3339(SystemClock.now_ms()), what.as_ref()));
+            order.log.push(format!(
+                "{} {}",
+                rfc3339(SystemClock.now_ms()),
+                what.as_ref()
+            ));
         }
     }
 
@@ -185,7 +196,9 @@ impl ReferenceVendor {
         let email = order["candidate"]["email"].as_str().unwrap_or_default();
         let candidate_name = format!(
             "{} {}",
-            order["candidate"]["first_name"].as_str().unwrap_or_default(),
+            order["candidate"]["first_name"]
+                .as_str()
+                .unwrap_or_default(),
             order["candidate"]["last_name"].as_str().unwrap_or_default()
         );
         {
@@ -193,14 +206,21 @@ impl ReferenceVendor {
             if state.orders.contains_key(&id) {
                 return;
             }
-            let scenario = self.inner.config.policy.choose(email, &package_id, &mut state.rng);
+            let scenario = self
+                .inner
+                .config
+                .policy
+                .choose(email, &package_id, &mut state.rng);
             let result = plan::result_for(scenario, &package_id, &mut state.rng);
             state.orders.insert(
                 id.clone(),
                 VendorOrder {
                     id: id.clone(),
                     candidate_name,
-                    package_name: order["package_name"].as_str().unwrap_or_default().to_owned(),
+                    package_name: order["package_name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
                     package_id,
                     scenario,
                     result,
@@ -223,7 +243,9 @@ impl ReferenceVendor {
         }
         let eta = i64::try_from(self.inner.config.complete_after.as_secs() / 60).unwrap_or(0) + 1;
         if !self
-            .step(&id, "reported in_progress", || hub.in_progress(&id, "Candidate invited", eta))
+            .step(&id, "reported in_progress", || {
+                hub.in_progress(&id, "Candidate invited", eta)
+            })
             .await
         {
             return;
@@ -295,7 +317,9 @@ impl ReferenceVendor {
 
     /// `order.cancelled`: Ashby ended it; stop working on it.
     fn cancelled(&self, order: &Value) {
-        let Some(id) = order["id"].as_str() else { return };
+        let Some(id) = order["id"].as_str() else {
+            return;
+        };
         // The hub also confirms a cancellation the vendor made itself.
         if order["cancellation"]["by"] != "ats" {
             self.note(id, "cancellation confirmed by the hub");
@@ -321,7 +345,12 @@ async fn receive_webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
-    let verified = match &*vendor.inner.verifier.lock().unwrap_or_else(|p| p.into_inner()) {
+    let verified = match &*vendor
+        .inner
+        .verifier
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+    {
         // Not registered yet: the hub retries.
         None => return StatusCode::SERVICE_UNAVAILABLE,
         Some(verifier) => verifier.verify(&body, &headers).is_ok(),
@@ -362,7 +391,11 @@ struct ReportPage<'a> {
 
 async fn report_page(State(vendor): State<ReferenceVendor>, Path(id): Path<String>) -> Response {
     let Some(order) = vendor.order(&id) else {
-        return (StatusCode::NOT_FOUND, Html("<h1>No such report</h1>".to_owned())).into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            Html("<h1>No such report</h1>".to_owned()),
+        )
+            .into_response();
     };
     let page = ReportPage {
         order: &order,

@@ -172,8 +172,14 @@ pub fn result_for(scenario: Scenario, package_id: &str, rng: &mut impl Rng) -> O
         .enumerate()
         .map(|(i, name)| {
             let (outcome, detail) = match (scenario, Some(i) == flagged) {
-                (Scenario::Fail, true) => ("fail", Some("Record found that does not meet the employer's criteria")),
-                (Scenario::Review, true) => ("review", Some("Possible name match; needs a person to look")),
+                (Scenario::Fail, true) => (
+                    "fail",
+                    Some("Record found that does not meet the employer's criteria"),
+                ),
+                (Scenario::Review, true) => (
+                    "review",
+                    Some("Possible name match; needs a person to look"),
+                ),
                 _ => ("pass", None),
             };
             Screening {
@@ -234,7 +240,13 @@ mod tests {
         let plan = result_for(Scenario::Fail, "standard-background", &mut rng).unwrap();
         assert_eq!(plan.outcome, "fail");
         assert_eq!(plan.screenings.len(), 3);
-        assert_eq!(plan.screenings.iter().filter(|s| s.outcome == "fail").count(), 1);
+        assert_eq!(
+            plan.screenings
+                .iter()
+                .filter(|s| s.outcome == "fail")
+                .count(),
+            1
+        );
         assert!(plan.score.is_none());
         let scored = result_for(Scenario::Scored, "coding-assessment", &mut rng).unwrap();
         assert_eq!(scored.outcome, "none");
