@@ -37,6 +37,8 @@ pub struct DemoSetup {
     pub retry_schedule_ms: Option<Vec<u64>>,
     pub faults: Faults,
     pub seed: Option<u64>,
+    /// How the reference vendor picks outcomes (email tags win over it).
+    pub vendor_policy: crate::sim::vendor::OutcomePolicy,
     /// Enable the integration in the simulated Ashby (partner URL and token).
     /// Off, an admin does it on the sim's Admin → Integrations page.
     pub enable_ashby_integration: bool,
@@ -55,6 +57,7 @@ impl Default for DemoSetup {
             retry_schedule_ms: None,
             faults: Faults::default(),
             seed: None,
+            vendor_policy: Default::default(),
             enable_ashby_integration: true,
         }
     }
@@ -169,7 +172,7 @@ impl Demo {
                 public_url: None,
                 progress_after: setup.progress_after,
                 complete_after: setup.complete_after,
-                policy: Default::default(),
+                policy: setup.vendor_policy.clone(),
                 seed: setup.seed,
             },
         )
@@ -205,7 +208,7 @@ impl Demo {
         )?;
         writeln!(
             out,
-            "  The hub's vendor API:                           {}/docs",
+            "  The hub's vendor API (OpenAPI):                 {}/openapi.json",
             self.hub.url()
         )?;
         writeln!(

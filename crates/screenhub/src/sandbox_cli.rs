@@ -254,6 +254,7 @@ pub async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
         ]),
         faults: args.faults.faults(None),
         seed: None,
+        vendor_policy: Default::default(),
         enable_ashby_integration: true,
     };
     let demo = Demo::start(setup).await?;

@@ -24,6 +24,7 @@ fn setup(faults: Faults) -> DemoSetup {
         ]),
         faults,
         seed: Some(11),
+        vendor_policy: Default::default(),
         enable_ashby_integration: true,
     }
 }

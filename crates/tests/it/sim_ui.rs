@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use screenhub::demo::{Demo, DemoSetup};
+use screenhub::sim::vendor::{OutcomePolicy, Scenario, CATALOG};
 use screenhub_tests::browser::Browser;
 
 #[tokio::test]
@@ -22,6 +23,13 @@ async fn a_recruiter_runs_an_assessment_from_the_simulated_ashby() {
         complete_after: Duration::from_millis(1_500),
         retry_schedule_ms: Some(vec![0, 50, 100]),
         seed: Some(3),
+        // Every package passes, so the card (and the README's screenshot) shows a clear result.
+        vendor_policy: OutcomePolicy {
+            per_package: CATALOG
+                .iter()
+                .map(|c| (c.id.to_owned(), Scenario::Pass))
+                .collect(),
+        },
         enable_ashby_integration: false,
         ..DemoSetup::default()
     })
@@ -94,6 +102,7 @@ async fn a_recruiter_runs_an_assessment_from_the_simulated_ashby() {
         browser.open(&browser.current_url().await).await;
     }
     assert_eq!(browser.text("#activity-0-state").await, "completed");
+    assert_eq!(browser.text("#activity-0-result").await, "Pass");
     let report = browser.attr("#full-report", "href").await.unwrap();
     let id = sim.assessments()[0].assessment_id.clone();
     assert_eq!(report, format!("{}/reports/{id}", demo.vendor.url()));

@@ -115,10 +115,24 @@ impl ReferenceVendor {
             .unwrap_or_else(|| format!("http://{addr}"))
             .trim_end_matches('/')
             .to_owned();
+        let vendor = Self::new(config, public_url);
+        let app = router(vendor.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+
+        let hub = &vendor.inner.hub;
+        hub.sync_packages().await?;
+        let secret = hub
+            .register_webhook_endpoint(&format!("{}/webhooks", vendor.url()))
+            .await?;
+        vendor.set_secret(&secret)?;
+        Ok(vendor)
+    }
+
+    fn new(config: VendorConfig, public_url: String) -> Self {
         let rng = config
             .seed
             .map_or_else(StdRng::from_entropy, StdRng::seed_from_u64);
-        let vendor = Self {
+        Self {
             inner: Arc::new(Inner {
                 hub: HubApi::new(&config.hub_url, &config.api_key),
                 config,
@@ -131,23 +145,18 @@ impl ReferenceVendor {
                     rng,
                 }),
             }),
-        };
-        let app = router(vendor.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        }
+    }
 
-        let hub = &vendor.inner.hub;
-        hub.sync_packages().await?;
-        let secret = hub
-            .register_webhook_endpoint(&format!("{}/webhooks", vendor.url()))
-            .await?;
-        let verifier = standardwebhooks::Webhook::new(&secret)
+    fn set_secret(&self, secret: &str) -> anyhow::Result<()> {
+        let verifier = standardwebhooks::Webhook::new(secret)
             .map_err(|e| anyhow::anyhow!("the hub's signing secret is not usable: {e:?}"))?;
-        *vendor
+        *self
             .inner
             .verifier
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = Some(verifier);
-        Ok(vendor)
+        Ok(())
     }
 
     pub fn url(&self) -> &str {
@@ -402,4 +411,64 @@ async fn report_page(State(vendor): State<ReferenceVendor>, Path(id): Path<Strin
         result: order.result.as_ref(),
     };
     crate::sim::render(&page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn vendor(secret: &str) -> ReferenceVendor {
+        let config = VendorConfig {
+            hub_url: "http://127.0.0.1:9".into(),
+            api_key: "unused".into(),
+            public_url: None,
+            progress_after: Duration::from_secs(60),
+            complete_after: Duration::from_secs(60),
+            policy: OutcomePolicy::default(),
+            seed: Some(1),
+        };
+        let v = ReferenceVendor::new(config, "http://vendor.test".into());
+        v.set_secret(secret).unwrap();
+        v
+    }
+
+    fn signed(secret: &str, id: &str, body: &[u8]) -> HeaderMap {
+        let ts = SystemClock.now_ms() / 1000;
+        let signature = standardwebhooks::Webhook::new(secret)
+            .unwrap()
+            .sign(id, ts, body)
+            .unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert("webhook-id", HeaderValue::from_str(id).unwrap());
+        headers.insert("webhook-timestamp", HeaderValue::from(ts));
+        headers.insert(
+            "webhook-signature",
+            HeaderValue::from_str(&signature).unwrap(),
+        );
+        headers
+    }
+
+    #[tokio::test]
+    async fn bad_signatures_are_refused_and_a_repeated_webhook_id_is_handled_once() {
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let v = vendor(secret);
+        let body = Bytes::from_static(br#"{"type":"order.cancelled","data":{"order":{"id":"o1","cancellation":{"by":"ats"}}}}"#);
+
+        let forged = signed(
+            "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "dlv_1",
+            &body,
+        );
+        let status = receive_webhook(State(v.clone()), forged, body.clone()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+        let headers = signed(secret, "dlv_1", &body);
+        for _ in 0..2 {
+            let status = receive_webhook(State(v.clone()), headers.clone(), body.clone()).await;
+            assert_eq!(status, StatusCode::NO_CONTENT);
+        }
+        let c = v.counters();
+        assert_eq!((c.accepted, c.duplicates, c.bad_signatures), (1, 1, 1));
+    }
 }
