@@ -1,7 +1,6 @@
 //! `screenhub demo --auto` in-process: many candidates through every path, and
 //! again with Ashby failing and rate limiting.
 
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -135,7 +134,6 @@ async fn demo_auto_drives_every_path_and_ashby_shows_what_the_vendor_decided() {
         42 + 6 + 6,
         "order.created, and order.cancelled for both cancel paths"
     );
-    let _ = std::io::stderr().write_all(output.as_bytes());
     demo.stop().await.unwrap();
 }
 
