@@ -45,9 +45,10 @@ impl Store {
             let outcome = if hash != request_hash {
                 IdempotencyBegin::Mismatch
             } else if let (Some(status), Some(body)) = (status, body) {
+                // Answers can carry secrets shown once (a new token), so they are sealed.
                 IdempotencyBegin::Replay {
                     status: status as u16,
-                    body,
+                    body: self.cipher.open(&body)?,
                 }
             } else if now - created_at > STALE_AFTER_MS {
                 sqlx::query("UPDATE idempotency_keys SET created_at = $1 WHERE api_key_id = $2 AND key = $3")
@@ -72,10 +73,11 @@ impl Store {
         status: u16,
         body: &[u8],
     ) -> StoreResult<()> {
+        let sealed = self.cipher.seal(body);
         on_pool!(self, write, |pool| {
             sqlx::query("UPDATE idempotency_keys SET status_code = $1, response_body = $2 WHERE api_key_id = $3 AND key = $4")
                 .bind(i64::from(status))
-                .bind(body)
+                .bind(&sealed)
                 .bind(api_key.as_str())
                 .bind(key)
                 .execute(pool)

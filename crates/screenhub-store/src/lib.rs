@@ -9,7 +9,9 @@ mod error;
 mod models;
 
 mod accounts;
+mod audit;
 pub use accounts::AtsCredentials;
+pub use audit::AuditEntry;
 mod deliveries;
 pub use deliveries::Recorded;
 mod endpoints;
@@ -18,6 +20,8 @@ mod idempotency;
 mod keys;
 mod orders;
 mod packages;
+mod rekey;
+mod retention;
 mod settings;
 pub mod testing;
 pub use settings::CUSTOM_FIELDS;
@@ -129,6 +133,14 @@ impl Store {
         match &*self.backend {
             Backend::Sqlite(_) => BackendKind::Sqlite,
             Backend::Postgres(_) => BackendKind::Postgres,
+        }
+    }
+
+    /// The same database seen through another cipher (after `reencrypt`).
+    pub fn with_cipher(&self, cipher: Cipher) -> Self {
+        Self {
+            backend: self.backend.clone(),
+            cipher,
         }
     }
 

@@ -57,6 +57,8 @@ conformance!(
     idempotency_keys,
     settings,
     migrations_are_idempotent,
+    candidate_data_is_purged_and_accounts_erased,
+    everything_sealed_moves_to_a_new_master_key,
 );
 
 const T0: i64 = 1_700_000_000_000;
@@ -738,4 +740,203 @@ async fn settings(s: Store) {
 async fn migrations_are_idempotent(s: Store) {
     s.migrate().await.unwrap();
     s.ping().await.unwrap();
+}
+
+async fn candidate_data_is_purged_and_accounts_erased(s: Store) {
+    let (account, _) = new_account(&s).await;
+    let (keep, _) = new_account(&s).await;
+    s.create_endpoint("http://127.0.0.1:9/hook", "", None, T0)
+        .await
+        .unwrap();
+    let vendor = |o: &Order| {
+        vec![OutboxMessage::Vendor {
+            event: EventType::OrderCreated,
+            payload: json!({"email": o.ats_payload.as_ref().unwrap()["candidate"]["email"]}),
+        }]
+    };
+    let ended = s
+        .create_order(new_order(&account, "old", T0), vendor)
+        .await
+        .unwrap()
+        .order;
+    let live = s
+        .create_order(new_order(&account, "live", T0), vendor)
+        .await
+        .unwrap()
+        .order;
+    s.apply_change(
+        &ended.id,
+        None,
+        Change::Complete(result()),
+        T0 + 10,
+        |_| vec![],
+    )
+    .await
+    .unwrap();
+    // Vendor webhook delivered, so its body may go.
+    let claimed = s.claim_due("w", T0 + 10, 1000, 10).await.unwrap();
+    let ok = Attempt {
+        attempt: 1,
+        started_at: T0,
+        duration_ms: 1,
+        status_code: Some(200),
+        error: None,
+        response_excerpt: None,
+    };
+    for c in &claimed {
+        s.record_attempt(
+            &c.delivery,
+            "w",
+            &ok,
+            &AttemptResult::Succeeded,
+            T0 + 11,
+            vec![],
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!(
+        s.purge_pii(T0 + 5, T0 + 20).await.unwrap(),
+        0,
+        "not ended long enough ago"
+    );
+    assert_eq!(s.purge_pii(T0 + 100, T0 + 200).await.unwrap(), 1);
+    let purged = s.get_order(&ended.id, None).await.unwrap().unwrap();
+    assert!(purged.ats_payload.is_none());
+    assert_eq!(purged.pii_purged_at, Some(T0 + 200));
+    assert_eq!(
+        purged.outcome,
+        Some(Outcome::Pass),
+        "the non-personal shell stays"
+    );
+    assert!(
+        s.get_order(&live.id, None)
+            .await
+            .unwrap()
+            .unwrap()
+            .ats_payload
+            .is_some(),
+        "live orders keep their data"
+    );
+    let found = s
+        .list_orders(&OrderFilter {
+            limit: 10,
+            candidate_email: Some("old@example.com".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(found.is_empty(), "the email index is gone too");
+    let deliveries = s
+        .list_deliveries(&DeliveryFilter {
+            order_id: Some(ended.id),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (_, payload, _) = s.get_delivery(&deliveries[0].id).await.unwrap().unwrap();
+    assert_eq!(payload, json!({"purged": true}));
+    assert_eq!(
+        s.purge_pii(T0 + 100, T0 + 300).await.unwrap(),
+        0,
+        "purging twice changes nothing"
+    );
+
+    s.create_order(new_order(&keep, "other", T0), vendor)
+        .await
+        .unwrap();
+    s.erase_account(&account.id).await.unwrap();
+    assert!(s.get_account(&account.id).await.unwrap().is_none());
+    assert!(s.get_order(&live.id, None).await.unwrap().is_none());
+    assert!(s.order_events(&live.id).await.unwrap().is_empty());
+    assert!(s
+        .list_deliveries(&DeliveryFilter {
+            order_id: Some(live.id),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        s.list_orders(&OrderFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .len(),
+        1,
+        "the other account is untouched"
+    );
+    assert!(matches!(
+        s.erase_account(&account.id).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn everything_sealed_moves_to_a_new_master_key(s: Store) {
+    s.check_master_key(T0).await.unwrap();
+    let (account, token) = new_account(&s).await;
+    s.set_ats_credentials(&account.id, "ashby-key", None, T0)
+        .await
+        .unwrap();
+    let (endpoint, secret) = s
+        .create_endpoint("http://127.0.0.1:9/h", "", None, T0)
+        .await
+        .unwrap();
+    let order = s
+        .create_order(new_order(&account, "app", T0), ats_update)
+        .await
+        .unwrap()
+        .order;
+    let next = Cipher::new(&MasterKey::generate());
+    assert!(s.reencrypt(&next, T0).await.unwrap() >= 5);
+    assert!(
+        matches!(s.check_master_key(T0).await, Err(StoreError::Decrypt)),
+        "the old key no longer opens it"
+    );
+    let moved = s.with_cipher(next);
+    moved.check_master_key(T0).await.unwrap();
+    assert_eq!(
+        moved.reveal_account_token(&account.id).await.unwrap(),
+        token
+    );
+    assert_eq!(
+        moved
+            .ats_credentials(&account.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .api_key,
+        "ashby-key"
+    );
+    assert_eq!(
+        moved
+            .endpoint_secrets(&endpoint.id, T0)
+            .await
+            .unwrap()
+            .unwrap()
+            .1
+            .current,
+        secret
+    );
+    assert!(moved
+        .get_order(&order.id, None)
+        .await
+        .unwrap()
+        .unwrap()
+        .ats_payload
+        .is_some());
+    let found = moved
+        .list_orders(&OrderFilter {
+            limit: 5,
+            candidate_email: Some("app@example.com".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1, "the email index was rebuilt");
+    assert_eq!(moved.claim_due("w", T0, 1000, 10).await.unwrap().len(), 1);
 }

@@ -66,7 +66,14 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Open (and migrate) the configured database.
+/// Where `keys rotate-master` writes the next key before re-encrypting.
+pub fn next_key_path(config: &Config) -> std::path::PathBuf {
+    config.data_dir.join("master.key.next")
+}
+
+/// Open (and migrate) the configured database, and make sure the master key
+/// opens it. Finishes a key rotation that was interrupted after the database
+/// had moved to the new key but before the key file was replaced.
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let url = config.database_url();
     if url.starts_with("sqlite:") {
@@ -79,7 +86,61 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
         .await
         .with_context(|| format!("opening the database {}", redact(&url)))?;
     store.migrate().await.context("migrating the database")?;
-    Ok(store)
+    let now = SystemClock.now_ms();
+    let next_path = next_key_path(config);
+    match store.check_master_key(now).await {
+        Ok(()) => {
+            if next_path.exists() {
+                // A rotation that never committed: the old key is still the one.
+                std::fs::remove_file(&next_path)?;
+            }
+            Ok(store)
+        }
+        Err(screenhub_store::StoreError::Decrypt) if next_path.exists() => {
+            let text = std::fs::read_to_string(&next_path)?;
+            let next = MasterKey::from_base64(&text).map_err(anyhow::Error::msg)?;
+            let store = store.with_cipher(Cipher::new(&next));
+            store
+                .check_master_key(now)
+                .await
+                .context("neither the master key nor the rotated one opens the database")?;
+            std::fs::rename(&next_path, config.data_dir.join("master.key"))?;
+            tracing::warn!("finished an interrupted master key rotation");
+            Ok(store)
+        }
+        Err(screenhub_store::StoreError::Decrypt) => anyhow::bail!(
+            "the master key does not open this database: check master_key / {}",
+            config.data_dir.join("master.key").display()
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Re-encrypt every secret and all candidate data under a new master key, then
+/// make it the key file. Crash-safe: the new key is on disk before the database
+/// moves, and `open_store` finishes the job if the process dies in between.
+pub async fn rotate_master_key(config: &Config) -> anyhow::Result<u64> {
+    anyhow::ensure!(
+        config.master_key.is_empty(),
+        "rotate-master manages the key file {}, but the master key is set in the configuration; \
+         remove master_key from the configuration to use the key file",
+        config.data_dir.join("master.key").display()
+    );
+    let store = open_store(config).await?;
+    let next = MasterKey::generate();
+    let next_path = next_key_path(config);
+    write_private(&next_path, &next.to_base64())?;
+    let resealed = store
+        .reencrypt(&Cipher::new(&next), SystemClock.now_ms())
+        .await?;
+    let key_path = config.data_dir.join("master.key");
+    // Keep the previous key for restoring backups taken before the rotation.
+    let previous = config.data_dir.join("master.key.previous");
+    let _ = std::fs::remove_file(&previous);
+    std::fs::copy(&key_path, &previous)?;
+    std::fs::rename(&next_path, &key_path)?;
+    store.close().await;
+    Ok(resealed)
 }
 
 /// A database URL without its password, for messages.

@@ -90,6 +90,12 @@ enum KeysCommand {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Re-encrypt every secret and all candidate data under a new master key
+    /// (written to <data_dir>/master.key; the old one is kept as master.key.previous).
+    RotateMaster {
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Revoke a vendor API key.
     Revoke {
         id: String,
@@ -112,6 +118,16 @@ enum AccountsCommand {
         environment: String,
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Erase an account and everything it owns (orders, candidate data,
+    /// timeline, deliveries, tokens). Irreversible.
+    Erase {
+        id: String,
+        /// Confirm: without it nothing is erased.
+        #[arg(long)]
+        yes: bool,
         #[command(flatten)]
         db: DbArgs,
     },
@@ -201,6 +217,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let name =
                 crate::api::v1::validate_name(&name).map_err(|e| anyhow::anyhow!(e.message))?;
             let (key, secret) = store.create_api_key(&name, SystemClock.now_ms()).await?;
+            store
+                .record_audit(
+                    "cli",
+                    "api_key.created",
+                    Some(("api_key", key.id.as_str())),
+                    &json!({ "name": name }),
+                    SystemClock.now_ms(),
+                )
+                .await?;
             if json {
                 println!("{}", json!({ "id": key.id, "api_key": secret }));
             } else {
@@ -231,6 +256,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Keys(KeysCommand::RotateMaster { db }) => {
+            let config = load(file, &db, None)?;
+            let resealed = crate::app::rotate_master_key(&config).await?;
+            let store = open_store(&config).await?;
+            store
+                .record_audit(
+                    "cli",
+                    "master_key.rotated",
+                    None,
+                    &json!({ "resealed": resealed }),
+                    SystemClock.now_ms(),
+                )
+                .await?;
+            println!("re-encrypted {resealed} values under a new master key; the previous key is in master.key.previous (for old backups)");
+            Ok(())
+        }
         Command::Keys(KeysCommand::Revoke { id, db }) => {
             let store = open_store(&load(file, &db, None)?).await?;
             let id = id.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -238,6 +279,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .revoke_api_key(&id, SystemClock.now_ms())
                 .await
                 .context("revoking the key")?;
+            store
+                .record_audit(
+                    "cli",
+                    "api_key.revoked",
+                    Some(("api_key", id.as_str())),
+                    &json!({}),
+                    SystemClock.now_ms(),
+                )
+                .await?;
             println!("revoked {id}");
             Ok(())
         }
@@ -264,6 +314,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 ats_api_base_url: base.trim_end_matches('/').to_owned(),
             };
             let (account, token) = store.create_account(new, SystemClock.now_ms()).await?;
+            store
+                .record_audit(
+                    "cli",
+                    "account.created",
+                    Some(("account", account.id.as_str())),
+                    &json!({ "name": account.name }),
+                    SystemClock.now_ms(),
+                )
+                .await?;
             let partner_base_url = format!("{}/ats/ashby", config.public_url(config.listen));
             if json {
                 println!(
@@ -275,6 +334,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("The employer pastes this External Trigger Token into Ashby (Admin → Integrations → your integration → API Key):\n\n  {token}\n");
                 println!("Ashby calls the hub at: {partner_base_url}");
             }
+            Ok(())
+        }
+        Command::Accounts(AccountsCommand::Erase { id, yes, db }) => {
+            let store = open_store(&load(file, &db, None)?).await?;
+            let id: screenhub_core::AccountId = id.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+            let account = store
+                .get_account(&id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("there is no account {id}"))?;
+            if !yes {
+                anyhow::bail!(
+                    "this erases {} ({id}) and all its orders and candidate data for good; run again with --yes to confirm",
+                    account.name
+                );
+            }
+            store.erase_account(&id).await?;
+            store
+                .record_audit(
+                    "cli",
+                    "account.erased",
+                    Some(("account", id.as_str())),
+                    &json!({ "name": account.name }),
+                    SystemClock.now_ms(),
+                )
+                .await?;
+            println!("erased {id} ({})", account.name);
             Ok(())
         }
         Command::Accounts(AccountsCommand::List { json, db }) => {

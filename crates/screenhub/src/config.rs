@@ -29,6 +29,9 @@ pub struct Config {
     pub ashby_api_base_url: String,
     pub max_body_bytes: usize,
     pub log_format: LogFormat,
+    pub auth_failure_limit: u32,
+    pub auth_failure_window_secs: u64,
+    pub pii_retention_days: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -135,6 +135,20 @@ pub fn path_id<T: std::str::FromStr>(raw: &str, what: &str) -> Result<T, ApiErro
 /// The vendor API key that authenticated this request.
 pub struct VendorKey(pub screenhub_store::ApiKey);
 
+impl VendorKey {
+    /// Who to name in the audit log.
+    pub fn actor(&self) -> String {
+        format!("api_key:{}", self.0.id)
+    }
+}
+
+/// The client's IP address, when the server knows it.
+pub fn client_ip(extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
 impl FromRequestParts<AppState> for VendorKey {
     type Rejection = ApiError;
 
@@ -142,12 +156,22 @@ impl FromRequestParts<AppState> for VendorKey {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        let ip = client_ip(&parts.extensions);
+        if let Some(ip) = ip {
+            state.auth_limiter.check(ip).map_err(ApiError::locked_out)?;
+        }
+        let refuse = |message: &str| {
+            if let Some(ip) = ip {
+                state.auth_limiter.record_failure(ip);
+            }
+            ApiError::unauthorized(message)
+        };
         let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-            return Err(ApiError::unauthorized(
+            return Err(refuse(
                 "missing API key: send `Authorization: Bearer <vendor API key>` (create one with `screenhub keys create`)",
             ));
         };
-        let token = value
+        let Some(token) = value
             .to_str()
             .ok()
             .and_then(|v| {
@@ -155,12 +179,14 @@ impl FromRequestParts<AppState> for VendorKey {
                     .or_else(|| v.strip_prefix("bearer "))
             })
             .map(str::trim)
-            .ok_or_else(|| {
-                ApiError::unauthorized("the Authorization header must be `Bearer <vendor API key>`")
-            })?;
+        else {
+            return Err(refuse(
+                "the Authorization header must be `Bearer <vendor API key>`",
+            ));
+        };
         match state.vendor_key(token).await? {
             Some(key) => Ok(VendorKey(key)),
-            None => Err(ApiError::unauthorized(
+            None => Err(refuse(
                 "this API key is not valid; it may have been revoked",
             )),
         }

@@ -6,12 +6,14 @@
 
 pub mod api;
 pub mod app;
+pub mod auth_limit;
 pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod dispatch;
 pub mod error;
 pub mod extract;
+pub mod housekeeping;
 pub mod ops;
 pub mod outbound;
 pub mod sandbox_cli;

@@ -345,3 +345,21 @@ pub async fn connect_ats_key(
     tracing::info!(account_id = %account.id, "ATS API key verified");
     Ok(account)
 }
+
+/// Record an administrative action. A failure to record is logged, never
+/// allowed to undo the action itself, which has already happened.
+pub async fn audit(
+    state: &AppState,
+    actor: &str,
+    action: &str,
+    target: Option<(&str, &str)>,
+    details: Value,
+) {
+    if let Err(e) = state
+        .store
+        .record_audit(actor, action, target, &details, state.now())
+        .await
+    {
+        tracing::error!(error = %e, action, "could not write the audit log");
+    }
+}

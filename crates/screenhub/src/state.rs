@@ -29,6 +29,8 @@ pub struct Inner {
     pub schedule: RetrySchedule,
     /// Identifies this process's leases.
     pub node_id: String,
+    /// Slows down clients that keep failing authentication.
+    pub auth_limiter: crate::auth_limit::FailedAuthLimiter,
 }
 
 impl Deref for AppState {
@@ -61,6 +63,10 @@ impl AppState {
             policy,
             schedule,
             node_id: format!("node-{}", ulid::Ulid::new()),
+            auth_limiter: crate::auth_limit::FailedAuthLimiter::new(
+                config.auth_failure_limit,
+                std::time::Duration::from_secs(config.auth_failure_window_secs),
+            ),
             config,
         })))
     }

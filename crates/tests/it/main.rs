@@ -5,6 +5,7 @@ mod demo;
 mod flow;
 mod openapi;
 mod partner_api;
+mod security;
 mod sim_ui;
 mod ui;
 mod vendor_api;

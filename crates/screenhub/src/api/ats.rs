@@ -3,6 +3,7 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -58,9 +59,30 @@ fn presented_token(headers: &HeaderMap) -> Option<String> {
     (!token.is_empty()).then(|| token.to_owned())
 }
 
-/// The account whose token Ashby presented, or Ashby's 401/403 envelope.
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Account, Response> {
-    let Some(token) = presented_token(headers) else {
+/// The account whose token Ashby presented, or Ashby's 401/403/429 envelope.
+async fn authenticate(state: &AppState, parts: &Parts) -> Result<Account, Response> {
+    let ip = crate::extract::client_ip(&parts.extensions);
+    if let Some(ip) = ip {
+        if let Err(wait) = state.auth_limiter.check(ip) {
+            let secs = wait.as_secs().max(1);
+            let mut response = envelope_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limit_exceeded",
+                &format!("Too many requests with an invalid API key. Try again in {secs} seconds."),
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, secs.into());
+            return Err(response);
+        }
+    }
+    let failed = || {
+        if let Some(ip) = ip {
+            state.auth_limiter.record_failure(ip);
+        }
+    };
+    let Some(token) = presented_token(&parts.headers) else {
+        failed();
         return Err(envelope_error(
             StatusCode::UNAUTHORIZED,
             "missing_api_key",
@@ -74,11 +96,14 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Account, 
             "This integration is switched off for your organisation. Contact the vendor to turn it back on.",
         )),
         Ok(Some(account)) => Ok(account),
-        Ok(None) => Err(envelope_error(
+        Ok(None) => {
+            failed();
+            Err(envelope_error(
             StatusCode::UNAUTHORIZED,
             "invalid_api_key",
             "This API key is not valid. It may have been rotated: copy the current External Trigger Token from the vendor's setup page.",
-        )),
+        ))
+        }
         Err(e) => Err(internal(e)),
     }
 }
@@ -107,8 +132,8 @@ fn answer(result: Result<AtsAnswer, AtsFailure>) -> Response {
     }
 }
 
-async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let account = match authenticate(&state, &headers).await {
+async fn list(State(state): State<AppState>, parts: Parts) -> Response {
+    let account = match authenticate(&state, &parts).await {
         Ok(a) => a,
         Err(r) => return r,
     };
@@ -129,24 +154,24 @@ async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response {
     }
 }
 
-async fn start(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let account = match authenticate(&state, &headers).await {
+async fn start(State(state): State<AppState>, parts: Parts, body: Bytes) -> Response {
+    let account = match authenticate(&state, &parts).await {
         Ok(a) => a,
         Err(r) => return r,
     };
     answer(ops::start_assessment(&state, &account, &body).await)
 }
 
-async fn cancel(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let account = match authenticate(&state, &headers).await {
+async fn cancel(State(state): State<AppState>, parts: Parts, body: Bytes) -> Response {
+    let account = match authenticate(&state, &parts).await {
         Ok(a) => a,
         Err(r) => return r,
     };
     answer(ops::cancel_from_ats(&state, &account, &body).await)
 }
 
-async fn custom_fields(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(r) = authenticate(&state, &headers).await {
+async fn custom_fields(State(state): State<AppState>, parts: Parts) -> Response {
+    if let Err(r) = authenticate(&state, &parts).await {
         return r;
     }
     match super::v1_custom_fields(&state).await {

@@ -46,6 +46,7 @@ pub(crate) use v1::custom_fields::load as v1_custom_fields;
         (name = "webhooks", description = "Where the hub sends signed webhooks"),
         (name = "deliveries", description = "Every outbound message and attempt"),
         (name = "events", description = "The ordered event feed"),
+        (name = "audit", description = "Administrative actions"),
     )
 )]
 struct ApiDoc;

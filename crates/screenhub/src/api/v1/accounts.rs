@@ -88,7 +88,7 @@ async fn find(state: &AppState, raw: &str) -> ApiResult<screenhub_store::Account
     responses((status = 201, body = AccountWithToken), (status = 422, body = crate::error::ErrorBody)))]
 async fn create_account(
     State(state): State<AppState>,
-    _key: VendorKey,
+    key: VendorKey,
     ApiJson(body): ApiJson<CreateAccount>,
 ) -> ApiResult<(StatusCode, Json<AccountWithToken>)> {
     let name = validate_name(&body.name)?;
@@ -112,6 +112,14 @@ async fn create_account(
     };
     let (account, token) = state.store.create_account(new, state.now()).await?;
     tracing::info!(account_id = %account.id, "account created");
+    ops::audit(
+        &state,
+        &key.actor(),
+        "account.created",
+        Some(("account", account.id.as_str())),
+        serde_json::json!({"name": account.name}),
+    )
+    .await;
     Ok((
         StatusCode::CREATED,
         Json(AccountWithToken {
@@ -167,12 +175,13 @@ async fn get_account(
     responses((status = 200, body = AccountView), (status = 404, body = crate::error::ErrorBody)))]
 async fn update_account(
     State(state): State<AppState>,
-    _key: VendorKey,
+    key: VendorKey,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateAccount>,
 ) -> ApiResult<Json<AccountView>> {
     let account = find(&state, &id).await?;
     let name = body.name.as_deref().map(validate_name).transpose()?;
+    let details = serde_json::json!({"name": name, "disabled": body.disabled});
     let account = state
         .store
         .update_account(
@@ -184,6 +193,14 @@ async fn update_account(
             state.now(),
         )
         .await?;
+    ops::audit(
+        &state,
+        &key.actor(),
+        "account.updated",
+        Some(("account", account.id.as_str())),
+        details,
+    )
+    .await;
     Ok(Json(view(&state, &account)))
 }
 
@@ -192,7 +209,7 @@ async fn update_account(
     responses((status = 200, body = AccountWithToken), (status = 404, body = crate::error::ErrorBody)))]
 async fn rotate_token(
     State(state): State<AppState>,
-    _key: VendorKey,
+    key: VendorKey,
     Path(id): Path<String>,
     OptionalJson(body): OptionalJson<RotateToken>,
 ) -> ApiResult<Json<AccountWithToken>> {
@@ -211,6 +228,14 @@ async fn rotate_token(
         .rotate_account_token(&account.id, until, now)
         .await?;
     tracing::info!(account_id = %account.id, "external trigger token rotated");
+    ops::audit(
+        &state,
+        &key.actor(),
+        "account.token_rotated",
+        Some(("account", account.id.as_str())),
+        serde_json::json!({"grace_period_seconds": grace}),
+    )
+    .await;
     Ok(Json(AccountWithToken {
         account: view(&state, &account),
         external_trigger_token: token,
@@ -223,11 +248,19 @@ async fn rotate_token(
         (status = 502, description = "Ashby could not be reached", body = crate::error::ErrorBody)))]
 async fn set_ats_credentials(
     State(state): State<AppState>,
-    _key: VendorKey,
+    key: VendorKey,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<AtsCredentials>,
 ) -> ApiResult<Json<AccountView>> {
     let account = find(&state, &id).await?;
     let account = ops::connect_ats_key(&state, &account.id, &body.api_key).await?;
+    ops::audit(
+        &state,
+        &key.actor(),
+        "account.ats_credentials_set",
+        Some(("account", account.id.as_str())),
+        serde_json::json!({"key_title": account.ats_key_title}),
+    )
+    .await;
     Ok(Json(view(&state, &account)))
 }

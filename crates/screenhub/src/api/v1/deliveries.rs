@@ -126,7 +126,7 @@ async fn get_delivery(
         (status = 409, description = "Already queued or delivered, or superseded by a later update", body = crate::error::ErrorBody)))]
 async fn retry_delivery(
     State(state): State<AppState>,
-    _key: VendorKey,
+    key: VendorKey,
     Path(id): Path<String>,
 ) -> ApiResult<Json<DeliveryView>> {
     let id: DeliveryId = path_id(&id, "delivery")?;
@@ -140,5 +140,13 @@ async fn retry_delivery(
         })?;
     state.work_added();
     tracing::info!(delivery_id = %delivery.id, "delivery queued again by hand");
+    crate::ops::audit(
+        &state,
+        &key.actor(),
+        "delivery.retried",
+        Some(("delivery", delivery.id.as_str())),
+        serde_json::json!({"order_id": delivery.order_id}),
+    )
+    .await;
     Ok(Json(DeliveryView::from(&delivery)))
 }

@@ -8,6 +8,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 mod accounts;
+mod audit;
 pub(crate) mod custom_fields;
 mod deliveries;
 mod events;
@@ -26,6 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(webhook_endpoints::router())
         .merge(deliveries::router())
         .merge(events::router())
+        .merge(audit::router())
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]

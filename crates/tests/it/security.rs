@@ -1,0 +1,457 @@
+//! Security properties: tenant isolation, secrets and PII never at rest in
+//! clear, failed-authentication rate limiting, the audit log.
+
+use reqwest::StatusCode;
+use screenhub_tests::{start_body, World};
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn one_accounts_token_never_reaches_another_accounts_data() {
+    let w = World::new().await;
+    // A second employer, B, on the same hub and the same Ashby.
+    let (_, b) = w
+        .hub
+        .post(
+            "/v1/accounts",
+            json!({"name": "Beta", "ats": "ashby", "ats_api_base_url": w.ashby.url}),
+        )
+        .await;
+    let b_id = b["id"].as_str().unwrap();
+    let b_token = b["external_trigger_token"].as_str().unwrap();
+    w.hub
+        .put(
+            &format!("/v1/accounts/{b_id}/ats-credentials"),
+            json!({"api_key": w.ashby.key()}),
+        )
+        .await;
+    // A package only B may order.
+    w.hub
+        .post(
+            "/v1/packages",
+            json!({"id": "b-only", "kind": "assessment", "name": "B only", "account_ids": [b_id]}),
+        )
+        .await;
+    let (_, b_only) = w.hub.get("/v1/packages/b-only").await;
+    let b_only_type = b_only["ats_type_id"].as_str().unwrap();
+
+    let (_, b_list) = w.hub.ats(b_token, "assessment.list", json!({})).await;
+    assert!(b_list["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["assessment_type_id"] == b_only_type));
+    let (_, a_list) = w.hub.ats(&w.token, "assessment.list", json!({})).await;
+    assert!(
+        !a_list["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["assessment_type_id"] == b_only_type),
+        "A must not see B's package"
+    );
+
+    // B starts checks; A uses every id B has, in every call A can make.
+    let (_, b_start) = w
+        .hub
+        .ats(
+            b_token,
+            "assessment.start",
+            start_body(b_only_type, "app-b", "b@example.com"),
+        )
+        .await;
+    let b_order = b_start["results"]["assessment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, b_start2) = w
+        .hub
+        .ats(
+            b_token,
+            "assessment.start",
+            start_body(&w.type_id, "app-shared", "b2@example.com"),
+        )
+        .await;
+    let b_order2 = b_start2["results"]["assessment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let (status, body) = w
+        .hub
+        .ats(
+            &w.token,
+            "assessment.start",
+            start_body(b_only_type, "app-b", "a@example.com"),
+        )
+        .await;
+    assert_eq!(status, 422, "A cannot start B's package: {body}");
+    for id in [&b_order, &b_order2] {
+        let (status, body) = w
+            .hub
+            .ats(&w.token, "assessment.cancel", json!({"assessment_id": id}))
+            .await;
+        assert_eq!(status, 422);
+        let (_, unknown) = w
+            .hub
+            .ats(
+                &w.token,
+                "assessment.cancel",
+                json!({"assessment_id": "0191e1f2-0000-7000-8000-000000000000"}),
+            )
+            .await;
+        assert_eq!(
+            body, unknown,
+            "B's order looks exactly like an id that does not exist"
+        );
+        let (_, order) = w.hub.get(&format!("/v1/orders/{id}")).await;
+        assert_eq!(order["status"], "pending", "B's order is untouched");
+    }
+    // The same application at A is A's own order, never B's.
+    let (_, a_start) = w
+        .hub
+        .ats(
+            &w.token,
+            "assessment.start",
+            start_body(&w.type_id, "app-shared", "a2@example.com"),
+        )
+        .await;
+    assert_ne!(
+        a_start["results"]["assessment_id"].as_str().unwrap(),
+        b_order2
+    );
+    let (_, a_orders) = w
+        .hub
+        .get(&format!("/v1/orders?account_id={}", w.account_id))
+        .await;
+    assert!(a_orders["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|o| o["account_id"] == w.account_id.as_str()));
+    // A disabled A does not affect B.
+    w.hub
+        .patch(
+            &format!("/v1/accounts/{}", w.account_id),
+            json!({"disabled": true}),
+        )
+        .await;
+    let (status, _) = w.hub.ats(b_token, "assessment.list", json!({})).await;
+    assert_eq!(status, 200);
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+#[tokio::test]
+async fn no_secret_or_candidate_data_is_stored_in_clear() {
+    if std::env::var("SCREENHUB_TEST_BACKEND").as_deref() == Ok("postgres") {
+        eprintln!("SKIPPED: the at-rest scan reads the SQLite file; it runs on the SQLite pass");
+        return;
+    }
+    let w = World::new().await;
+    let (_, endpoint) = w
+        .hub
+        .post(
+            "/v1/webhook-endpoints",
+            json!({"url": "http://127.0.0.1:9/other"}),
+        )
+        .await;
+    let webhook_secret = endpoint["secret"].as_str().unwrap().to_owned();
+    let email = "zoë.secret-candidate@exämple.com";
+    let id = w.start(email).await;
+    let mut body = start_body(&w.type_id, "app-scan", "second.candidate@example.com");
+    body["candidate"]["first_name"] = json!("Wilhelmina");
+    body["candidate"]["last_name"] = json!("Featherstonehaugh");
+    w.hub.ats(&w.token, "assessment.start", body).await;
+    w.hub
+        .put(
+            &format!("/v1/orders/{id}/result"),
+            json!({"outcome": "pass", "report_url": "https://v.example/r/1"}),
+        )
+        .await;
+    // An idempotent create keeps its answer (with a token shown once) for replays.
+    let res = w
+        .hub
+        .http
+        .post(format!("{}/v1/accounts", w.hub.url()))
+        .bearer_auth(&w.hub.api_key)
+        .header("idempotency-key", "scan-1")
+        .json(&json!({"name": "Idem", "ats": "ashby"}))
+        .send()
+        .await
+        .unwrap();
+    let idem: Value = res.json().await.unwrap();
+    w.hub
+        .eventually("deliveries done", 10, || async {
+            let (_, d) = w.hub.get("/v1/deliveries?state=pending").await;
+            d["data"].as_array().is_some_and(|d| {
+                d.iter().all(|d| {
+                    d["target"] == "vendor" && d["endpoint_id"] != endpoint["id"]
+                        || d["state"] != "pending"
+                })
+            })
+        })
+        .await;
+
+    let secrets = [
+        w.token.clone(),
+        w.ashby_key.clone(),
+        webhook_secret,
+        w.hub.api_key.clone(),
+        idem["external_trigger_token"].as_str().unwrap().to_owned(),
+        email.to_owned(),
+        "second.candidate@example.com".to_owned(),
+        "Wilhelmina".to_owned(),
+        "Featherstonehaugh".to_owned(),
+        "Zoë".to_owned(),
+    ];
+    let dir = &w.hub.config.data_dir;
+    let mut scanned = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if !name.starts_with("screenhub.db") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        scanned += bytes.len();
+        for secret in &secrets {
+            assert!(
+                !contains(&bytes, secret),
+                "{name} holds `{secret}` in clear"
+            );
+            let b64_free = secret.trim_start_matches("whsec_");
+            assert!(
+                !contains(&bytes, b64_free),
+                "{name} holds part of a secret in clear"
+            );
+        }
+    }
+    assert!(
+        scanned > 10_000,
+        "the database files were found and read ({scanned} bytes)"
+    );
+}
+
+#[tokio::test]
+async fn repeated_failed_authentication_is_slowed_down() {
+    let w = World::new().await;
+    for _ in 0..20 {
+        let res = w
+            .hub
+            .http
+            .get(format!("{}/v1/accounts", w.hub.url()))
+            .bearer_auth("shk_guess")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401);
+    }
+    let res = w
+        .hub
+        .http
+        .get(format!("{}/v1/accounts", w.hub.url()))
+        .bearer_auth(&w.hub.api_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "locked out, even with the right key"
+    );
+    assert!(res.headers().contains_key("retry-after"));
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_many_failed_attempts");
+    // The partner API shares the brake (same client address) and answers in Ashby's envelope.
+    let (status, body) = w.hub.ats(&w.token, "assessment.list", json!({})).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["success"], false);
+}
+
+#[tokio::test]
+async fn admin_actions_are_audited() {
+    let w = World::new().await;
+    w.hub
+        .post(
+            &format!("/v1/accounts/{}/rotate-token", w.account_id),
+            json!({}),
+        )
+        .await;
+    w.hub
+        .patch(
+            &format!("/v1/accounts/{}", w.account_id),
+            json!({"disabled": true}),
+        )
+        .await;
+    let (status, log) = w.hub.get("/v1/audit-log?limit=100").await;
+    assert_eq!(status, 200, "{log}");
+    let actions: Vec<_> = log["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_owned())
+        .collect();
+    for expected in [
+        "account.created",
+        "account.ats_credentials_set",
+        "account.token_rotated",
+        "account.updated",
+    ] {
+        assert!(
+            actions.contains(&expected.to_owned()),
+            "{actions:?} lacks {expected}"
+        );
+    }
+    let entry = &log["data"][0];
+    assert!(
+        entry["actor"].as_str().unwrap().starts_with("api_key:key_"),
+        "{entry}"
+    );
+    assert_eq!(entry["target_id"], w.account_id.as_str());
+    assert!(entry["created_at"].as_str().unwrap().ends_with('Z'));
+}
+
+#[tokio::test]
+async fn purged_orders_keep_their_shell_and_erased_accounts_vanish() {
+    let w = World::new().await;
+    let id = w.start("purge-me@example.com").await;
+    w.hub
+        .put(
+            &format!("/v1/orders/{id}/result"),
+            json!({"outcome": "fail", "report_url": "https://v.example/r/9"}),
+        )
+        .await;
+    w.hub
+        .wait_for("/v1/deliveries?state=pending", 10, |d| {
+            d["data"].as_array().is_some_and(Vec::is_empty)
+        })
+        .await;
+    let later = w.hub.hub.state.now() + 1;
+    assert_eq!(w.hub.store().purge_pii(later, later).await.unwrap(), 1);
+    let (_, order) = w.hub.get(&format!("/v1/orders/{id}")).await;
+    assert!(
+        order["candidate"].is_null()
+            && order["ats_request"].is_null()
+            && order["additional_fields"].is_null(),
+        "{order}"
+    );
+    assert_eq!(
+        (order["status"].as_str(), order["outcome"].as_str()),
+        (Some("completed"), Some("fail"))
+    );
+    assert_eq!(
+        order["events"].as_array().unwrap().len(),
+        2,
+        "the timeline stays"
+    );
+    let (_, found) = w
+        .hub
+        .get("/v1/orders?candidate_email=purge-me@example.com")
+        .await;
+    assert!(found["data"].as_array().unwrap().is_empty());
+    let webhook = order["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["target"] == "vendor")
+        .unwrap();
+    let (_, detail) = w
+        .hub
+        .get(&format!(
+            "/v1/deliveries/{}",
+            webhook["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(detail["payload"], json!({"purged": true}));
+
+    w.hub
+        .store()
+        .erase_account(&w.account_id.parse().unwrap())
+        .await
+        .unwrap();
+    let (status, _) = w.hub.get(&format!("/v1/orders/{id}")).await;
+    assert_eq!(status, 404);
+    let (status, _) = w.hub.get(&format!("/v1/accounts/{}", w.account_id)).await;
+    assert_eq!(status, 404);
+    let (status, _) = w.hub.ats(&w.token, "assessment.list", json!({})).await;
+    assert_eq!(status, 401, "the erased account's token is gone");
+}
+
+#[tokio::test]
+async fn the_master_key_rotates_and_an_interrupted_rotation_is_finished_at_start() {
+    use screenhub::app::{next_key_path, open_store, rotate_master_key};
+    use screenhub_store::{Cipher, MasterKey, NewAccount};
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = screenhub_tests::test_config(dir.path());
+    config.database_url = String::new(); // SQLite in the data directory, key file beside it
+    let store = open_store(&config).await.unwrap();
+    let (account, token) = store
+        .create_account(
+            NewAccount {
+                name: "A".into(),
+                ats_api_base_url: "https://x.test".into(),
+                ..Default::default()
+            },
+            0,
+        )
+        .await
+        .unwrap();
+    store
+        .set_ats_credentials(&account.id, "ashby-key", None, 0)
+        .await
+        .unwrap();
+    let key_file = dir.path().join("master.key");
+    let original = std::fs::read_to_string(&key_file).unwrap();
+
+    // Crash after the database moved to the new key, before the key file was replaced.
+    let next = MasterKey::generate();
+    std::fs::write(next_key_path(&config), next.to_base64()).unwrap();
+    store.reencrypt(&Cipher::new(&next), 1).await.unwrap();
+    store.close().await;
+    let store = open_store(&config).await.unwrap();
+    assert_eq!(
+        store.reveal_account_token(&account.id).await.unwrap(),
+        token
+    );
+    assert_eq!(
+        std::fs::read_to_string(&key_file).unwrap(),
+        next.to_base64()
+    );
+    assert!(!next_key_path(&config).exists());
+    store.close().await;
+
+    // Crash before the database moved: the next key is discarded.
+    std::fs::write(next_key_path(&config), MasterKey::generate().to_base64()).unwrap();
+    let store = open_store(&config).await.unwrap();
+    assert_eq!(
+        store
+            .ats_credentials(&account.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .api_key,
+        "ashby-key"
+    );
+    assert!(!next_key_path(&config).exists());
+    store.close().await;
+
+    // A whole rotation.
+    assert!(rotate_master_key(&config).await.unwrap() >= 2);
+    let rotated = std::fs::read_to_string(&key_file).unwrap();
+    assert_ne!(rotated, next.to_base64());
+    assert_ne!(rotated, original);
+    let store = open_store(&config).await.unwrap();
+    assert_eq!(
+        store.reveal_account_token(&account.id).await.unwrap(),
+        token
+    );
+    // The wrong key is refused with a clear error, not garbage.
+    store.close().await;
+    std::fs::write(&key_file, MasterKey::generate().to_base64()).unwrap();
+    let err = open_store(&config).await.err().unwrap().to_string();
+    assert!(err.contains("does not open this database"), "{err}");
+}
