@@ -41,6 +41,11 @@ enum Command {
     Accounts(AccountsCommand),
     /// Print the vendor API's OpenAPI document.
     Openapi,
+    /// Simulators: a local Ashby, and the reference vendor.
+    #[command(subcommand)]
+    Sim(crate::sandbox_cli::SimCommand),
+    /// The hub, a simulated Ashby and the reference vendor in one process.
+    Demo(crate::sandbox_cli::DemoArgs),
 }
 
 #[derive(Args, Default)]
@@ -418,11 +423,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", crate::api::openapi().to_pretty_json()?);
             Ok(())
         }
+        Command::Sim(command) => {
+            crate::app::init_tracing(crate::config::LogFormat::Text);
+            crate::sandbox_cli::run_sim(command).await
+        }
+        Command::Demo(args) => crate::sandbox_cli::run_demo(args).await,
     }
 }
 
 /// SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

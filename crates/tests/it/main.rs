@@ -1,9 +1,11 @@
 //! Screenhub's integration tests: one binary, the real server over real HTTP.
 
 mod delivery;
+mod demo;
 mod flow;
 mod openapi;
 mod partner_api;
 mod security;
+mod sim_ui;
 mod ui;
 mod vendor_api;

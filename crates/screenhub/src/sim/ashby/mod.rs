@@ -15,6 +15,7 @@ mod public_api;
 mod state;
 #[cfg(test)]
 mod tests;
+mod web;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -191,6 +192,11 @@ impl AshbySim {
         self.state().faults.clone()
     }
 
+    /// How many faults were injected since they were last set.
+    pub fn fault_counters(&self) -> FaultCounters {
+        self.state().fault_counters.clone()
+    }
+
     pub fn assessment(&self, id: &str) -> Option<SimAssessment> {
         self.state().assessment(id).cloned()
     }
@@ -206,7 +212,8 @@ impl AshbySim {
     }
 }
 
-/// The sim's HTTP API: Ashby's public API (with faults) and `/_sim` (without).
+/// The sim's HTTP API: Ashby's public API (with faults), `/_sim` and the web
+/// pages (without).
 pub fn router(sim: AshbySim) -> Router {
     let public = Router::new()
         .route("/apiKey.info", post(public_api::api_key_info))
@@ -219,7 +226,10 @@ pub fn router(sim: AshbySim) -> Router {
             sim.clone(),
             faults::inject,
         ));
-    public.merge(control::routes()).with_state(sim)
+    public
+        .merge(control::routes())
+        .merge(web::routes())
+        .with_state(sim)
 }
 
 /// Serve the sim until the listener fails.

@@ -217,6 +217,8 @@ pub struct State {
     pub custom_fields: Vec<CustomField>,
     pub faults: Faults,
     pub fault_counters: FaultCounters,
+    /// The web pages' job and candidates, made up on first use.
+    pub pipeline: Option<super::web::Pipeline>,
     /// One seedable generator for faults and made-up data, so a seeded sim
     /// behaves the same on every run.
     pub rng: StdRng,
@@ -233,6 +235,7 @@ impl State {
             custom_fields: Vec::new(),
             faults: Faults::default(),
             fault_counters: FaultCounters::default(),
+            pipeline: None,
             rng,
         }
     }

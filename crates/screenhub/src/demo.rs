@@ -1,0 +1,639 @@
+//! `screenhub demo`: the hub, the Ashby simulator and the reference vendor in
+//! one process on embedded SQLite, linked together. With `--auto`, it drives
+//! candidates through every path (each outcome, a failure, and a cancel from
+//! either side) and checks that what reached Ashby is what the vendor decided.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+
+use screenhub_core::clock::{Clock, SystemClock};
+
+use crate::app::{open_store, system_clock, Hub, Roles};
+use crate::config::Config;
+use crate::sim::ashby::{
+    AshbySim, AssessmentState, Faults, SimAssessment, SimConfig, StartOptions,
+};
+use crate::sim::vendor::{ReferenceVendor, Scenario, VendorConfig, VendorOrder, CATALOG};
+
+/// How to set the demo up.
+#[derive(Debug, Clone)]
+pub struct DemoSetup {
+    /// Where the database and master key go; a temporary directory when absent.
+    pub data_dir: Option<PathBuf>,
+    pub hub_listen: SocketAddr,
+    pub ashby_listen: SocketAddr,
+    pub vendor_listen: SocketAddr,
+    pub progress_after: Duration,
+    pub complete_after: Duration,
+    /// The hub's retry schedule; the default one when absent.
+    pub retry_schedule_ms: Option<Vec<u64>>,
+    pub faults: Faults,
+    pub seed: Option<u64>,
+    /// How the reference vendor picks outcomes (email tags win over it).
+    pub vendor_policy: crate::sim::vendor::OutcomePolicy,
+    /// Enable the integration in the simulated Ashby (partner URL and token).
+    /// Off, an admin does it on the sim's Admin → Integrations page.
+    pub enable_ashby_integration: bool,
+}
+
+impl Default for DemoSetup {
+    fn default() -> Self {
+        let local = |port| SocketAddr::from(([127, 0, 0, 1], port));
+        Self {
+            data_dir: None,
+            hub_listen: local(8080),
+            ashby_listen: local(8081),
+            vendor_listen: local(8082),
+            progress_after: Duration::from_secs(2),
+            complete_after: Duration::from_secs(8),
+            retry_schedule_ms: None,
+            faults: Faults::default(),
+            seed: None,
+            vendor_policy: Default::default(),
+            enable_ashby_integration: true,
+        }
+    }
+}
+
+/// The three parts, running and linked.
+pub struct Demo {
+    pub hub: Hub,
+    pub ashby: AshbySim,
+    pub ashby_url: String,
+    pub vendor: ReferenceVendor,
+    pub account_id: String,
+    /// The account's External Trigger Token, which the employer pastes into Ashby.
+    pub token: String,
+    pub data_dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+}
+
+async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).await.with_context(|| {
+        format!("listening on {addr} for {what} (is the port taken? pass another with a flag)")
+    })
+}
+
+impl Demo {
+    pub async fn start(setup: DemoSetup) -> anyhow::Result<Self> {
+        let (data_dir, temp) = match &setup.data_dir {
+            Some(dir) => (dir.clone(), None),
+            None => {
+                let temp = tempfile::Builder::new()
+                    .prefix("screenhub-demo-")
+                    .tempdir()?;
+                (temp.path().to_owned(), Some(temp))
+            }
+        };
+        let mut config = Config::defaults();
+        config.data_dir = data_dir.clone();
+        config.database_url = String::new();
+        // The simulator and the vendor listen on loopback.
+        config.outbound_allow = vec!["127.0.0.0/8".parse()?];
+        if let Some(schedule) = &setup.retry_schedule_ms {
+            config.retry_schedule_ms = schedule.clone();
+        }
+        config.outbound_timeout_ms = 5_000;
+        let hub_listener = bind(setup.hub_listen, "the hub").await?;
+        let ashby_listener = bind(setup.ashby_listen, "the Ashby simulator").await?;
+        let vendor_listener = bind(setup.vendor_listen, "the reference vendor").await?;
+
+        let store = open_store(&config).await?;
+        let hub = Hub::start_with(
+            config,
+            hub_listener,
+            store,
+            system_clock(),
+            Roles::default(),
+        )
+        .await?;
+        let (_, vendor_key) = hub
+            .state
+            .store
+            .create_api_key("demo vendor", SystemClock.now_ms())
+            .await?;
+
+        let ashby = match setup.seed {
+            Some(seed) => AshbySim::with_seed(SimConfig::default(), seed),
+            None => AshbySim::new(SimConfig::default()),
+        };
+        ashby
+            .set_faults(setup.faults.clone())
+            .map_err(anyhow::Error::msg)?;
+        let ashby_url = format!("http://{}", ashby_listener.local_addr()?);
+        tokio::spawn(crate::sim::ashby::serve(ashby_listener, ashby.clone()));
+
+        // The employer's side: an account whose Ashby is the simulator, and
+        // an Ashby API key the hub verifies with apiKey.info.
+        let http = reqwest::Client::new();
+        let call = |method: reqwest::Method, path: &str, body: Value| {
+            http.request(method, format!("{}{path}", hub.url()))
+                .bearer_auth(&vendor_key)
+                .json(&body)
+                .send()
+        };
+        let account: Value = call(
+            reqwest::Method::POST,
+            "/v1/accounts",
+            json!({"name": "Acme Corp (demo)", "ats": "ashby", "environment": "test", "ats_api_base_url": ashby_url}),
+        )
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+        let account_id = account["id"].as_str().context("account id")?.to_owned();
+        let token = account["external_trigger_token"]
+            .as_str()
+            .context("external trigger token")?
+            .to_owned();
+        let ashby_key = ashby.create_key(Some("Screenhub demo".into()), None).key;
+        call(
+            reqwest::Method::PUT,
+            &format!("/v1/accounts/{account_id}/ats-credentials"),
+            json!({"api_key": ashby_key}),
+        )
+        .await?
+        .error_for_status()
+        .context("verifying the Ashby key")?;
+
+        let vendor = ReferenceVendor::start(
+            vendor_listener,
+            VendorConfig {
+                hub_url: hub.url(),
+                api_key: vendor_key,
+                public_url: None,
+                progress_after: setup.progress_after,
+                complete_after: setup.complete_after,
+                policy: setup.vendor_policy.clone(),
+                seed: setup.seed,
+            },
+        )
+        .await
+        .context("starting the reference vendor")?;
+        // The integration in Ashby: the partner URL and the External Trigger Token.
+        if setup.enable_ashby_integration {
+            ashby
+                .set_partner(&hub.state.ats_partner_base_url(), &token)
+                .map_err(anyhow::Error::msg)?;
+        }
+        Ok(Self {
+            hub,
+            ashby,
+            ashby_url,
+            vendor,
+            account_id,
+            token,
+            data_dir,
+            _temp: temp,
+        })
+    }
+
+    pub fn print_urls(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        writeln!(
+            out,
+            "Screenhub demo: the hub, a simulated Ashby and the reference vendor are running.\n"
+        )?;
+        writeln!(
+            out,
+            "  Ashby (simulated), click through as a recruiter: {}/",
+            self.ashby_url
+        )?;
+        writeln!(
+            out,
+            "  The hub's vendor API (OpenAPI):                 {}/openapi.json",
+            self.hub.url()
+        )?;
+        writeln!(
+            out,
+            "  Later, the hub dashboard:                       {}/dashboard",
+            self.hub.url()
+        )?;
+        writeln!(
+            out,
+            "  The reference vendor (reports):                 {}/reports/<order id>",
+            self.vendor.url()
+        )?;
+        writeln!(out, "\n  Data directory: {}", self.data_dir.display())?;
+        Ok(())
+    }
+
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.hub.stop().await
+    }
+}
+
+/// One candidate driven through the flow by `--auto`.
+#[derive(Debug, Clone)]
+pub struct CandidateRun {
+    pub number: usize,
+    pub scenario: Scenario,
+    pub assessment_id: Option<String>,
+    /// What the sim shows at the end.
+    pub final_state: Option<SimAssessment>,
+    /// What the vendor decided.
+    pub vendor_order: Option<VendorOrder>,
+    /// From the recruiter's click to the last update reaching Ashby.
+    pub latency: Option<Duration>,
+    /// Ok when Ashby shows exactly what the vendor decided.
+    pub verdict: Result<(), String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AutoReport {
+    pub runs: Vec<CandidateRun>,
+    pub elapsed: Duration,
+}
+
+impl AutoReport {
+    pub fn all_reached_ashby(&self) -> bool {
+        self.runs.iter().all(|r| r.verdict.is_ok())
+    }
+}
+
+/// The package for a scenario: scores come from the assessment, verdicts from
+/// the background checks.
+fn package_for(scenario: Scenario, number: usize) -> &'static str {
+    match scenario {
+        Scenario::Scored => "coding-assessment",
+        _ => ["standard-background", "driving-record"][number % 2],
+    }
+}
+
+/// Drive `candidates` candidates through the flow, round-robin over every
+/// scenario; print each order's timeline as Ashby sees it.
+pub async fn run_auto(
+    demo: &Demo,
+    candidates: usize,
+    timeout: Duration,
+    out: Arc<std::sync::Mutex<dyn Write + Send>>,
+) -> anyhow::Result<AutoReport> {
+    let started = Instant::now();
+    let listed = demo.ashby.list_assessment_types().await?;
+    let type_ids: HashMap<&str, String> = CATALOG
+        .iter()
+        .filter_map(|c| {
+            let t = listed.assessment_types.iter().find(|t| t.name == c.name)?;
+            Some((c.id, t.assessment_type_id.to_string()))
+        })
+        .collect();
+    anyhow::ensure!(
+        type_ids.len() == CATALOG.len(),
+        "Ashby's Assessment Type dropdown lacks the vendor's packages: {:?}",
+        listed.call.problems
+    );
+    let say = |line: String| {
+        let mut out = out.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = writeln!(out, "{line}");
+    };
+    say(format!(
+        "Driving {candidates} candidates through the flow: {}.\n",
+        Scenario::ALL.map(describe).join(", ")
+    ));
+
+    let watcher = tokio::spawn(print_timelines(demo.ashby.clone(), started, out.clone()));
+    let mut tasks = Vec::new();
+    for number in 1..=candidates {
+        let scenario = Scenario::ALL[(number - 1) % Scenario::ALL.len()];
+        let type_id = type_ids[package_for(scenario, number)].clone();
+        let ashby = demo.ashby.clone();
+        let vendor = demo.vendor.clone();
+        tasks.push(tokio::spawn(async move {
+            drive(ashby, vendor, number, scenario, type_id, timeout).await
+        }));
+        // A recruiter's pace, compressed: starts spread over a moment.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let total = tasks.len();
+    let mut runs = Vec::new();
+    for (done, task) in tasks.into_iter().enumerate() {
+        let run = task.await?;
+        if (done + 1) % 10 == 0 || done + 1 == total {
+            say(format!("── progress: {}/{total} orders finished", done + 1));
+        }
+        runs.push(run);
+    }
+    // Let the watcher print the last updates.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    watcher.abort();
+    Ok(AutoReport {
+        runs,
+        elapsed: started.elapsed(),
+    })
+}
+
+fn describe(s: Scenario) -> &'static str {
+    match s {
+        Scenario::Pass => "pass",
+        Scenario::Fail => "fail",
+        Scenario::Review => "review",
+        Scenario::Scored => "score only",
+        Scenario::Failed => "vendor reports failure",
+        Scenario::VendorCancel => "vendor cancels",
+        Scenario::Hold => "recruiter cancels in Ashby",
+    }
+}
+
+async fn drive(
+    ashby: AshbySim,
+    vendor: ReferenceVendor,
+    number: usize,
+    scenario: Scenario,
+    type_id: String,
+    timeout: Duration,
+) -> CandidateRun {
+    let mut run = CandidateRun {
+        number,
+        scenario,
+        assessment_id: None,
+        final_state: None,
+        vendor_order: None,
+        latency: None,
+        verdict: Err("not started".into()),
+    };
+    // The tag in the email tells the reference vendor's sandbox what to do.
+    let email = format!("candidate{number:03}+{}@example.com", scenario.as_str());
+    let outcome = ashby
+        .start_assessment(StartOptions {
+            assessment_type_id: Some(type_id),
+            candidate: Some(json!({"email": email})),
+            ..Default::default()
+        })
+        .await;
+    let id = match outcome {
+        Ok(o) if o.assessment_id.is_some() => o.assessment_id.unwrap_or_default(),
+        Ok(o) => {
+            run.verdict = Err(format!(
+                "assessment.start answered HTTP {}: {}",
+                o.call.status, o.call.body
+            ));
+            return run;
+        }
+        Err(e) => {
+            run.verdict = Err(e.to_string());
+            return run;
+        }
+    };
+    run.assessment_id = Some(id.clone());
+    let deadline = tokio::time::Instant::now() + timeout;
+    let ended = |a: &SimAssessment| {
+        matches!(
+            a.state,
+            AssessmentState::Completed | AssessmentState::Cancelled
+        )
+    };
+    if scenario == Scenario::Hold {
+        // The recruiter cancels once the vendor has begun.
+        let vendor_began = |a: &SimAssessment| {
+            a.status
+                .as_ref()
+                .is_some_and(|s| s.value != json!("Started"))
+                || ended(a)
+        };
+        if !wait_for(&ashby, &id, deadline, vendor_began).await {
+            run.verdict = Err("the vendor's in-progress update never reached Ashby".into());
+            return run;
+        }
+        if let Err(e) = ashby.cancel_assessment(&id).await {
+            run.verdict = Err(format!("cancelling in Ashby: {e}"));
+            return run;
+        }
+    }
+    let finished = wait_for(&ashby, &id, deadline, ended).await;
+    run.final_state = ashby.assessment(&id);
+    run.vendor_order = vendor.order(&id);
+    run.latency = run.final_state.as_ref().and_then(|a| {
+        let last = a.updates.last()?.received_at_ms;
+        Some(Duration::from_millis(
+            u64::try_from(last - a.start_requested_at_ms).ok()?,
+        ))
+    });
+    run.verdict = if finished {
+        match (&run.vendor_order, &run.final_state) {
+            (Some(order), Some(a)) => matches_decision(order, a),
+            (None, _) => Err("the vendor never received the order".into()),
+            (_, None) => Err("Ashby lost the assessment".into()),
+        }
+    } else {
+        Err(format!(
+            "timed out after {timeout:?}; Ashby shows {:?}",
+            run.final_state.as_ref().map(|a| a.state)
+        ))
+    };
+    run
+}
+
+async fn wait_for(
+    ashby: &AshbySim,
+    id: &str,
+    deadline: tokio::time::Instant,
+    check: impl Fn(&SimAssessment) -> bool,
+) -> bool {
+    loop {
+        if ashby.assessment(id).is_some_and(|a| check(&a)) {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Whether Ashby shows what the vendor decided: the outcome, the score, the
+/// report link, or the cancellation; and that every update was accepted.
+pub fn matches_decision(order: &VendorOrder, a: &SimAssessment) -> Result<(), String> {
+    if !a.rejected_updates.is_empty() {
+        return Err(format!(
+            "Ashby refused an update: {}",
+            a.rejected_updates[0].message
+        ));
+    }
+    let value =
+        |d: &Option<screenhub_ashby::public::DataValue>| d.as_ref().map(|d| d.value.clone());
+    let expected_result = match (order.scenario, &order.result) {
+        (Scenario::Pass, _) => Some(json!(true)),
+        (Scenario::Fail, _) => Some(json!(false)),
+        (Scenario::Review, _) => Some(json!("Needs review")),
+        (Scenario::Scored, Some(r)) => r
+            .score
+            .as_ref()
+            .map(|s| json!(format!("{} / {}", s.value, s.max))),
+        _ => None,
+    };
+    match expected_result {
+        Some(expected) => {
+            if a.state != AssessmentState::Completed {
+                return Err(format!(
+                    "the vendor completed it, Ashby shows {:?}",
+                    a.state
+                ));
+            }
+            if value(&a.result) != Some(expected.clone()) {
+                return Err(format!(
+                    "result: expected {expected}, Ashby shows {:?}",
+                    value(&a.result)
+                ));
+            }
+            if value(&a.profile_url) != Some(json!(order.report_url)) {
+                return Err(format!(
+                    "Full report link: expected {}, Ashby shows {:?}",
+                    order.report_url,
+                    value(&a.profile_url)
+                ));
+            }
+            let screenings = order.result.as_ref().map_or(0, |r| r.screenings.len());
+            let shown = a
+                .metadata
+                .iter()
+                .filter(|m| m.identifier.starts_with("screening_"))
+                .count();
+            if shown != screenings {
+                return Err(format!(
+                    "{screenings} screenings reported, Ashby shows {shown}"
+                ));
+            }
+            Ok(())
+        }
+        None => {
+            if a.state != AssessmentState::Cancelled {
+                return Err(format!(
+                    "expected a cancellation, Ashby shows {:?}",
+                    a.state
+                ));
+            }
+            let reason = value(&a.cancelled_reason).unwrap_or_default();
+            let reason = reason.as_str().unwrap_or_default();
+            let ok = match order.scenario {
+                Scenario::VendorCancel => reason == "The candidate withdrew consent",
+                Scenario::Failed => reason.starts_with("Could not be completed"),
+                _ => order.cancelled_by_ats || a.cancel_requested_at_ms.is_some(),
+            };
+            if ok {
+                Ok(())
+            } else {
+                Err(format!("cancelled with an unexpected reason: {reason:?}"))
+            }
+        }
+    }
+}
+
+/// Print every update Ashby accepts, as it arrives.
+async fn print_timelines(
+    ashby: AshbySim,
+    started: Instant,
+    out: Arc<std::sync::Mutex<dyn Write + Send>>,
+) {
+    let mut printed: HashMap<String, usize> = HashMap::new();
+    let mut numbers: HashMap<String, usize> = HashMap::new();
+    loop {
+        for a in ashby.assessments() {
+            let next = numbers.len() + 1;
+            let number = *numbers.entry(a.assessment_id.clone()).or_insert(next);
+            let seen = printed.entry(a.assessment_id.clone()).or_insert(0);
+            for update in &a.updates[*seen..] {
+                let who = format!(
+                    "{} {}",
+                    a.candidate["first_name"].as_str().unwrap_or_default(),
+                    a.candidate["last_name"].as_str().unwrap_or_default()
+                );
+                let line = format!(
+                    "[{:>7.2}s] #{number:<3} {:<8} {:<28} {}",
+                    started.elapsed().as_secs_f64(),
+                    &a.assessment_id[a.assessment_id.len() - 8..],
+                    truncate(&who, 28),
+                    describe_update(&update.body)
+                );
+                let mut out = out.lock().unwrap_or_else(|p| p.into_inner());
+                let _ = writeln!(out, "{line}");
+            }
+            *seen = a.updates.len();
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+/// An update as a person reads it on the activity card.
+fn describe_update(body: &Value) -> String {
+    if let Some(reason) = body["cancelled_reason"]["value"].as_str() {
+        return format!("cancelled: {reason}");
+    }
+    if !body["assessment_result"].is_null() {
+        let result = match &body["assessment_result"]["value"] {
+            Value::Bool(true) => "passed".to_owned(),
+            Value::Bool(false) => "failed".to_owned(),
+            other => other.as_str().unwrap_or_default().to_owned(),
+        };
+        return format!("result: {result} (Full report linked)");
+    }
+    format!(
+        "status: {}",
+        body["assessment_status"]["value"].as_str().unwrap_or("?")
+    )
+}
+
+/// The summary at the end of `--auto`.
+pub fn print_summary(report: &AutoReport, out: &mut dyn Write) -> std::io::Result<()> {
+    let count = |f: &dyn Fn(&CandidateRun) -> bool| report.runs.iter().filter(|r| f(r)).count();
+    let state = |r: &CandidateRun| r.final_state.as_ref().map(|a| a.state);
+    let completed = count(&|r| state(r) == Some(AssessmentState::Completed));
+    let failed =
+        count(&|r| r.scenario == Scenario::Failed && state(r) == Some(AssessmentState::Cancelled));
+    let cancelled = count(&|r| state(r) == Some(AssessmentState::Cancelled)) - failed;
+    let mut latencies: Vec<Duration> = report.runs.iter().filter_map(|r| r.latency).collect();
+    latencies.sort();
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 - 1.0) * p).round() as usize)
+            .map_or("-".to_owned(), |d| format!("{} ms", d.as_millis()))
+    };
+    writeln!(
+        out,
+        "\nSummary after {:.1} s: {} orders",
+        report.elapsed.as_secs_f64(),
+        report.runs.len()
+    )?;
+    writeln!(
+        out,
+        "  completed {completed}  ·  cancelled {cancelled}  ·  failed {failed}"
+    )?;
+    writeln!(
+        out,
+        "  end-to-end (start in Ashby → last update in Ashby, vendor delays included): p50 {}  p95 {}  max {}",
+        pct(0.5),
+        pct(0.95),
+        pct(1.0)
+    )?;
+    let bad: Vec<&CandidateRun> = report.runs.iter().filter(|r| r.verdict.is_err()).collect();
+    if bad.is_empty() {
+        writeln!(out, "  every order reached Ashby as the vendor decided")?;
+    } else {
+        writeln!(
+            out,
+            "  {} orders did NOT reach Ashby as decided:",
+            bad.len()
+        )?;
+        for r in bad {
+            writeln!(
+                out,
+                "    #{} ({}) {}: {}",
+                r.number,
+                describe(r.scenario),
+                r.assessment_id.as_deref().unwrap_or("not started"),
+                r.verdict.as_ref().err().map_or("", String::as_str)
+            )?;
+        }
+    }
+    Ok(())
+}
