@@ -67,7 +67,7 @@ fn unusable(state: Option<ConnectLinkState>) -> PageError {
             "Check that you copied the whole link. If it still does not work, ask your vendor for a new one.",
         ),
     };
-    PageError(message(status, heading, text))
+    PageError::new(message(status, heading, text))
 }
 
 async fn usable(state: &AppState, link: &str) -> Result<(ConnectSession, Account), PageError> {

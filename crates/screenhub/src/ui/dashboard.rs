@@ -83,7 +83,7 @@ impl FromRequestParts<AppState> for Operator {
         {
             Ok(Some(session)) => Ok(Operator { session, cookie }),
             Ok(None) => Err(to_sign_in()),
-            Err(e) => Err(PageError::from(e).0),
+            Err(e) => Err(*PageError::from(e).0),
         }
     }
 }
@@ -97,7 +97,7 @@ impl Operator {
         ) {
             return Ok(());
         }
-        Err(PageError(message(
+        Err(PageError::new(message(
             StatusCode::FORBIDDEN,
             "This form was rejected",
             "It did not come from your dashboard session (its security token is missing or wrong), \
@@ -506,7 +506,7 @@ struct OrderPage {
 }
 
 fn not_found(what: &str) -> PageError {
-    PageError(message(
+    PageError::new(message(
         StatusCode::NOT_FOUND,
         "Not found",
         format!("There is no {what} with this id."),

@@ -70,11 +70,17 @@ pub(crate) fn message(status: StatusCode, heading: &str, message: impl Into<Stri
 }
 
 /// What a failed UI request shows: the API error's status and message as a page.
-pub(crate) struct PageError(pub Response);
+pub(crate) struct PageError(pub Box<Response>);
+
+impl PageError {
+    pub(crate) fn new(response: Response) -> Self {
+        Self(Box::new(response))
+    }
+}
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        self.0
+        *self.0
     }
 }
 
@@ -86,7 +92,7 @@ impl From<ApiError> for PageError {
             s if s.is_server_error() => "Something went wrong",
             _ => "That did not work",
         };
-        PageError(message(e.status, heading, e.message))
+        PageError::new(message(e.status, heading, e.message))
     }
 }
 
