@@ -178,16 +178,12 @@ impl Store {
         id: &EndpointId,
         now: Millis,
     ) -> StoreResult<Option<(String, EndpointSecrets)>> {
-        let row: Option<SecretsRow> = on_pool!(
-            self,
-            read,
-            |pool| {
-                sqlx::query_as("SELECT url, secret_enc, old_secret_enc, old_secret_until FROM webhook_endpoints WHERE id = $1")
+        let row: Option<SecretsRow> = on_pool!(self, read, |pool| {
+            sqlx::query_as("SELECT url, secret_enc, old_secret_enc, old_secret_until FROM webhook_endpoints WHERE id = $1")
                 .bind(id.as_str())
                 .fetch_optional(pool)
                 .await?
-            }
-        );
+        });
         let Some((url, current, old, old_until)) = row else {
             return Ok(None);
         };

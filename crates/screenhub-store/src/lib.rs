@@ -14,6 +14,7 @@ mod deliveries;
 pub use deliveries::Recorded;
 mod endpoints;
 mod events;
+mod group_commit;
 mod idempotency;
 mod keys;
 mod orders;
@@ -77,6 +78,9 @@ pub enum BackendKind {
 pub struct Store {
     pub(crate) backend: std::sync::Arc<Backend>,
     pub(crate) cipher: Cipher,
+    /// Where hot writes queue for group commit; `None` inside the writer
+    /// itself, which writes directly.
+    pub(crate) writer: Option<group_commit::Queue>,
 }
 
 impl Store {
@@ -119,9 +123,14 @@ impl Store {
                 url.split(':').next().unwrap_or_default()
             )));
         };
-        Ok(Self {
+        let direct = Self {
             backend: std::sync::Arc::new(backend),
             cipher,
+            writer: None,
+        };
+        Ok(Self {
+            writer: Some(group_commit::spawn_writer(direct.clone())),
+            ..direct
         })
     }
 

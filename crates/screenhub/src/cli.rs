@@ -41,6 +41,8 @@ enum Command {
     Accounts(AccountsCommand),
     /// Print the vendor API's OpenAPI document.
     Openapi,
+    /// Load-test a hub (in-process by default) through Ashby's start and the vendor API.
+    Bench(crate::bench::BenchArgs),
 }
 
 #[derive(Args, Default)]
@@ -293,6 +295,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Bench(args) => crate::bench::run(args).await,
         Command::Openapi => {
             println!("{}", crate::api::openapi().to_pretty_json()?);
             Ok(())

@@ -95,13 +95,13 @@ impl Config {
             );
             figment = figment.merge(Toml::file(file));
         }
-        let figment = figment
-            // SCREENHUB_CONFIG names the file; SCREENHUB_TEST_* belong to the test suite.
-            .merge(
-                Env::prefixed("SCREENHUB_")
-                    .filter(|k| k != "config" && !k.as_str().to_ascii_lowercase().starts_with("test_")),
-            )
-            .merge(Serialized::defaults(overrides));
+        let figment =
+            figment
+                // SCREENHUB_CONFIG names the file; SCREENHUB_TEST_* belong to the test suite.
+                .merge(Env::prefixed("SCREENHUB_").filter(|k| {
+                    k != "config" && !k.as_str().to_ascii_lowercase().starts_with("test_")
+                }))
+                .merge(Serialized::defaults(overrides));
         let config: Config = figment
             .extract()
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;

@@ -6,11 +6,13 @@
 
 pub mod api;
 pub mod app;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod dispatch;
 pub mod error;
 pub mod extract;
+pub mod metrics;
 pub mod ops;
 pub mod outbound;
 pub mod sim;

@@ -2,6 +2,7 @@
 
 mod delivery;
 mod flow;
+mod metrics;
 mod openapi;
 mod partner_api;
 mod vendor_api;
