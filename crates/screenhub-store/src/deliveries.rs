@@ -3,11 +3,9 @@
 use screenhub_core::clock::Millis;
 use screenhub_core::delivery::{DeliveryState, DeliveryTarget};
 use screenhub_core::event::EventType;
-use screenhub_core::{AccountId, DeliveryId};
+use screenhub_core::DeliveryId;
 
-use crate::endpoints::parse_events;
-use crate::events::insert_event;
-use crate::orders::write_outbox;
+use crate::group_commit::{Done, Job};
 use crate::{
     on_pool, Attempt, AttemptResult, BackendKind, ClaimedDelivery, Delivery, DeliveryFilter,
     OutboxMessage, Store, StoreError, StoreResult,
@@ -113,6 +111,78 @@ pub enum Recorded {
     /// Another worker took the lease over meanwhile; its result wins.
     LeaseLost,
 }
+
+/// An attempt to record, with everything it changes.
+pub(crate) struct AttemptToWrite {
+    pub(crate) delivery_id: String,
+    pub(crate) owner: String,
+    pub(crate) attempt: Attempt,
+    pub(crate) state: DeliveryState,
+    pub(crate) next_at: Millis,
+    pub(crate) completed_at: Option<Millis>,
+    pub(crate) now: Millis,
+    /// The event for the order's timeline, when the delivery was given up.
+    pub(crate) timeline: Option<(EventType, serde_json::Value)>,
+    pub(crate) account: Option<String>,
+    pub(crate) order: Option<String>,
+    pub(crate) outbox: Vec<OutboxMessage>,
+}
+
+/// Record one attempt (`$job`) inside the batch transaction `$tx`; evaluates
+/// to whether the lease was still ours.
+macro_rules! write_attempt {
+    ($tx:ident, $store:expr, $job:expr, $endpoints:ident) => {{
+        let job: &$crate::deliveries::AttemptToWrite = $job;
+        let attempt = &job.attempt;
+        sqlx::query(
+            "INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_excerpt) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&job.delivery_id)
+        .bind(attempt.attempt)
+        .bind(attempt.started_at)
+        .bind(attempt.duration_ms)
+        .bind(attempt.status_code)
+        .bind(&attempt.error)
+        .bind(&attempt.response_excerpt)
+        .execute(&mut *$tx)
+        .await?;
+        let updated = sqlx::query(
+            "UPDATE deliveries SET state = $1, attempts = attempts + 1, next_attempt_at = $2, lease_owner = NULL, \
+             lease_until = NULL, last_status = $3, last_error = $4, updated_at = $5, completed_at = $6 \
+             WHERE id = $7 AND lease_owner = $8 AND state = 'pending'",
+        )
+        .bind(job.state.as_str())
+        .bind(job.next_at)
+        .bind(attempt.status_code)
+        .bind(&attempt.error)
+        .bind(job.now)
+        .bind(job.completed_at)
+        .bind(&job.delivery_id)
+        .bind(&job.owner)
+        .execute(&mut *$tx)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            $crate::deliveries::Recorded::LeaseLost
+        } else {
+            if let Some((event, data)) = &job.timeline {
+                $crate::events::insert_event!($tx, event, job.account.as_deref(), job.order.as_deref(), data, job.now);
+            }
+            $crate::orders::write_outbox!(
+                $tx,
+                $store,
+                job.now,
+                job.account.as_deref(),
+                job.order.as_deref(),
+                job.outbox.iter().cloned(),
+                $endpoints
+            );
+            $crate::deliveries::Recorded::Done
+        }
+    }};
+}
+pub(crate) use write_attempt;
 
 impl Store {
     /// Lease up to `limit` due deliveries to `owner` until `now + lease_ms`.
@@ -220,58 +290,34 @@ impl Store {
             AttemptResult::Dead => Some(EventType::DeliveryExhausted),
             _ => None,
         };
-        let account = delivery.account_id.as_ref().map(AccountId::as_str);
-        let order = delivery.order_id.map(|o| o.to_string());
-        on_pool!(self, write, |pool| {
-            let mut tx = pool.begin().await?;
-            sqlx::query(
-                "INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_excerpt) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(delivery.id.as_str())
-            .bind(attempt.attempt)
-            .bind(attempt.started_at)
-            .bind(attempt.duration_ms)
-            .bind(attempt.status_code)
-            .bind(&attempt.error)
-            .bind(&attempt.response_excerpt)
-            .execute(&mut *tx)
-            .await?;
-            let updated = sqlx::query(
-                "UPDATE deliveries SET state = $1, attempts = attempts + 1, next_attempt_at = $2, lease_owner = NULL, \
-                 lease_until = NULL, last_status = $3, last_error = $4, updated_at = $5, completed_at = $6 \
-                 WHERE id = $7 AND lease_owner = $8 AND state = 'pending'",
-            )
-            .bind(state.as_str())
-            .bind(next_at)
-            .bind(attempt.status_code)
-            .bind(&attempt.error)
-            .bind(now)
-            .bind(completed_at)
-            .bind(delivery.id.as_str())
-            .bind(owner)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if updated == 0 {
-                tx.commit().await?;
-                return Ok(Recorded::LeaseLost);
-            }
-            if let Some(event) = timeline_event {
-                let data = serde_json::json!({
-                    "delivery_id": delivery.id,
-                    "target": delivery.target,
-                    "event_type": delivery.event_type,
-                    "attempts": delivery.attempts + 1,
-                    "status_code": attempt.status_code,
-                    "error": attempt.error,
-                });
-                insert_event!(tx, event, account, order.as_deref(), &data, now);
-            }
-            write_outbox!(tx, self, now, account, order.as_deref(), outbox);
-            tx.commit().await?;
+        let timeline = timeline_event.map(|event| {
+            let data = serde_json::json!({
+                "delivery_id": delivery.id,
+                "target": delivery.target,
+                "event_type": delivery.event_type,
+                "attempts": delivery.attempts + 1,
+                "status_code": attempt.status_code,
+                "error": attempt.error,
+            });
+            (event, data)
         });
-        Ok(Recorded::Done)
+        let job = AttemptToWrite {
+            delivery_id: delivery.id.as_str().to_owned(),
+            owner: owner.to_owned(),
+            attempt: attempt.clone(),
+            state,
+            next_at,
+            completed_at,
+            now,
+            timeline,
+            account: delivery.account_id.as_ref().map(|a| a.as_str().to_owned()),
+            order: delivery.order_id.map(|o| o.to_string()),
+            outbox,
+        };
+        match self.submit(Job::Attempt(job)).await? {
+            (_, Done::Attempt(recorded)) => Ok(recorded),
+            _ => unreachable!("the writer answers a job with its own kind"),
+        }
     }
 
     /// Give up a lease without recording an attempt (graceful shutdown).

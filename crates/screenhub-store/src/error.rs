@@ -18,6 +18,8 @@ pub enum StoreError {
     Conflict(String),
     #[error("stored data could not be decrypted with the configured master key")]
     Decrypt,
+    #[error("the store is shutting down")]
+    Closed,
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
 }

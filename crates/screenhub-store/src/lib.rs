@@ -16,6 +16,7 @@ mod deliveries;
 pub use deliveries::Recorded;
 mod endpoints;
 mod events;
+mod group_commit;
 mod idempotency;
 mod keys;
 mod notify;
@@ -88,6 +89,9 @@ pub enum BackendKind {
 pub struct Store {
     pub(crate) backend: std::sync::Arc<Backend>,
     pub(crate) cipher: Cipher,
+    /// Where hot writes queue for group commit; `None` inside the writer
+    /// itself, which writes directly.
+    pub(crate) writer: Option<group_commit::Queue>,
 }
 
 impl Store {
@@ -130,9 +134,14 @@ impl Store {
                 url.split(':').next().unwrap_or_default()
             )));
         };
-        Ok(Self {
+        let direct = Self {
             backend: std::sync::Arc::new(backend),
             cipher,
+            writer: None,
+        };
+        Ok(Self {
+            writer: Some(group_commit::spawn_writer(direct.clone())),
+            ..direct
         })
     }
 
@@ -144,10 +153,17 @@ impl Store {
     }
 
     /// The same database seen through another cipher (after `reencrypt`).
+    /// Needs a Tokio runtime: it starts its own group-commit writer, so that
+    /// everything written through it is sealed with `cipher`.
     pub fn with_cipher(&self, cipher: Cipher) -> Self {
-        Self {
+        let direct = Self {
             backend: self.backend.clone(),
             cipher,
+            writer: None,
+        };
+        Self {
+            writer: Some(group_commit::spawn_writer(direct.clone())),
+            ..direct
         }
     }
 

@@ -8,6 +8,7 @@ use screenhub_core::{AccountId, DeliveryId, OrderId};
 
 use crate::endpoints::parse_events;
 use crate::events::insert_event;
+use crate::group_commit::{Done, Job};
 use crate::{
     on_pool, BackendKind, CreatedOrder, NewOrder, Order, OrderFilter, OutboxMessage, Store,
     StoreError, StoreResult,
@@ -53,20 +54,25 @@ const LIVE: &str = "status IN ('pending', 'in_progress')";
 macro_rules! write_outbox {
     ($tx:ident, $store:expr, $now:expr, $account:expr, $order:expr, $messages:expr) => {{
         let mut endpoints: Option<Vec<(String, Option<String>)>> = None;
+        write_outbox!($tx, $store, $now, $account, $order, $messages, endpoints)
+    }};
+    // `$endpoints` caches the endpoint list for the whole transaction (a batch
+    // of orders reads it once).
+    ($tx:ident, $store:expr, $now:expr, $account:expr, $order:expr, $messages:expr, $endpoints:ident) => {{
         for message in $messages {
             let (target, endpoint_ids, event_type, payload): (&str, Vec<Option<String>>, String, serde_json::Value) =
                 match message {
                     OutboxMessage::Ats { event_type, payload } => ("ats", vec![None], event_type, payload),
                     OutboxMessage::Vendor { event, payload } => {
-                        if endpoints.is_none() {
-                            endpoints = Some(
+                        if $endpoints.is_none() {
+                            $endpoints = Some(
                                 sqlx::query_as("SELECT id, events FROM webhook_endpoints WHERE disabled = FALSE ORDER BY id")
                                     .fetch_all(&mut *$tx)
                                     .await?,
                             );
                         }
                         let mut ids = Vec::new();
-                        for (id, events) in endpoints.iter().flatten() {
+                        for (id, events) in $endpoints.iter().flatten() {
                             let wanted = parse_events(events.as_deref())?;
                             if wanted.as_ref().is_none_or(|w| w.contains(&event)) {
                                 ids.push(Some(id.clone()));
@@ -146,8 +152,93 @@ fn apply(order: &mut Order, change: Change, now: Millis) {
 }
 
 /// Record that an account was active to the minute.
-const ACCOUNT_ACTIVITY: &str = "UPDATE accounts SET last_activity_at = $1 WHERE id = $2 \
+pub(crate) const ACCOUNT_ACTIVITY: &str = "UPDATE accounts SET last_activity_at = $1 WHERE id = $2 \
     AND (last_activity_at IS NULL OR last_activity_at < $1 - 60000)";
+/// Write one start (`$item`) inside the batch transaction `$tx`: insert it,
+/// or find the live order its application already has (a twin earlier in the
+/// same batch included). Evaluates to what it found; `$active` collects the
+/// accounts to mark active.
+macro_rules! write_order {
+    ($tx:ident, $store:expr, $item:expr, $endpoints:ident, $active:ident) => {{
+        let item: &$crate::orders::OrderToWrite = $item;
+        let order = &item.order;
+        let id = order.id.to_string();
+        let now = order.created_at;
+        let inserted = sqlx::query(
+            "INSERT INTO orders (id, account_id, package_id, package_name, status, candidate_ats_id, \
+             application_ats_id, application_status, job_ats_id, job_name, job_req_id, email_hash, pii_enc, \
+             last_ats_timestamp, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $13) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&id)
+        .bind(order.account_id.as_str())
+        .bind(&order.package_id)
+        .bind(&order.package_name)
+        .bind(&order.candidate_ats_id)
+        .bind(&order.application_ats_id)
+        .bind(&order.application_status)
+        .bind(&order.job_ats_id)
+        .bind(&order.job_name)
+        .bind(&order.job_req_id)
+        .bind(&item.email_hash)
+        .bind(&item.pii)
+        .bind(now)
+        .execute(&mut *$tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            let existing: Option<$crate::orders::OrderRow> = sqlx::query_as(&$crate::orders::find_live_sql())
+                .bind(order.account_id.as_str())
+                .bind(&order.application_ats_id)
+                .bind(&order.package_id)
+                .fetch_optional(&mut *$tx)
+                .await?;
+            Some(existing)
+        } else {
+            let data = serde_json::json!({ "status": "pending", "package_id": order.package_id });
+            $crate::events::insert_event!(
+                $tx,
+                screenhub_core::event::EventType::OrderCreated,
+                Some(order.account_id.as_str()),
+                Some(id.as_str()),
+                &data,
+                now
+            );
+            $crate::orders::write_outbox!(
+                $tx,
+                $store,
+                now,
+                Some(order.account_id.as_str()),
+                Some(id.as_str()),
+                item.messages.iter().cloned(),
+                $endpoints
+            );
+            match $active.iter_mut().find(|(a, _): &&mut (String, i64)| a.as_str() == order.account_id.as_str()) {
+                Some((_, at)) => *at = (*at).max(now),
+                None => $active.push((order.account_id.as_str().to_owned(), now)),
+            }
+            None
+        }
+    }};
+}
+pub(crate) use write_order;
+
+pub(crate) fn find_live_sql() -> String {
+    format!("{ORDER_SELECT} WHERE account_id = $1 AND application_ats_id = $2 AND package_id = $3 AND {LIVE}")
+}
+
+/// A start, ready to be written (PII sealed, messages built).
+pub(crate) struct OrderToWrite {
+    pub(crate) order: Order,
+    pub(crate) pii: Vec<u8>,
+    pub(crate) email_hash: Vec<u8>,
+    pub(crate) messages: Vec<OutboxMessage>,
+}
+
+/// What writing one start found: `None` when it was created, else the live
+/// order its application already had (if any).
+pub(crate) type Found = Option<Option<OrderRow>>;
 
 impl Store {
     pub(crate) fn order_from_row(&self, r: OrderRow) -> StoreResult<Order> {
@@ -198,24 +289,28 @@ impl Store {
     /// application already has for this package (the ATS retried). A new order
     /// is written with its `order.created` event and the outbox messages
     /// `outbox` builds for it, in one transaction.
+    ///
+    /// Concurrent calls are group-committed: one writer task writes every start
+    /// waiting at that moment in one transaction, and each caller is answered
+    /// only once that transaction is committed.
     pub async fn create_order<F>(&self, new: NewOrder, outbox: F) -> StoreResult<CreatedOrder>
     where
         F: FnOnce(&Order) -> Vec<OutboxMessage>,
     {
         let order = Order {
             id: new.id,
-            account_id: new.account_id.clone(),
-            package_id: new.package_id.clone(),
-            package_name: new.package_name.clone(),
+            account_id: new.account_id,
+            package_id: new.package_id,
+            package_name: new.package_name,
             status: OrderStatus::Pending,
             outcome: None,
-            candidate_ats_id: new.candidate_ats_id.clone(),
-            application_ats_id: new.application_ats_id.clone(),
-            application_status: new.application_status.clone(),
-            job_ats_id: new.job_ats_id.clone(),
-            job_name: new.job_name.clone(),
-            job_req_id: new.job_req_id.clone(),
-            ats_payload: Some(new.ats_payload.clone()),
+            candidate_ats_id: new.candidate_ats_id,
+            application_ats_id: new.application_ats_id,
+            application_status: new.application_status,
+            job_ats_id: new.job_ats_id,
+            job_name: new.job_name,
+            job_req_id: new.job_req_id,
+            ats_payload: Some(new.ats_payload),
             progress_label: None,
             eta_minutes: None,
             result: None,
@@ -228,84 +323,40 @@ impl Store {
             terminal_at: None,
             pii_purged_at: None,
         };
-        let pii = self.cipher.seal(new.ats_payload.to_string().as_bytes());
-        let email_hash = self.cipher.index_hash(&new.candidate_email);
-        let id = order.id.to_string();
-        let now = new.created_at;
-        let find_live = format!("{ORDER_SELECT} WHERE account_id = $1 AND application_ats_id = $2 AND package_id = $3 AND {LIVE}");
-        on_pool!(self, write, |pool| {
-            let mut tx = pool.begin().await?;
-            let inserted = sqlx::query(
-                "INSERT INTO orders (id, account_id, package_id, package_name, status, candidate_ats_id, \
-                 application_ats_id, application_status, job_ats_id, job_name, job_req_id, email_hash, pii_enc, \
-                 last_ats_timestamp, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $13) \
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(&id)
-            .bind(order.account_id.as_str())
-            .bind(&order.package_id)
-            .bind(&order.package_name)
-            .bind(&order.candidate_ats_id)
-            .bind(&order.application_ats_id)
-            .bind(&order.application_status)
-            .bind(&order.job_ats_id)
-            .bind(&order.job_name)
-            .bind(&order.job_req_id)
-            .bind(&email_hash)
-            .bind(&pii)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if inserted == 0 {
-                let existing: Option<OrderRow> = sqlx::query_as(&find_live)
-                    .bind(order.account_id.as_str())
-                    .bind(&order.application_ats_id)
-                    .bind(&order.package_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                tx.rollback().await?;
-                return match existing {
-                    Some(row) => Ok(CreatedOrder {
-                        order: self.order_from_row(row)?,
-                        created: false,
-                    }),
-                    None => Err(StoreError::Conflict(
-                        "the order could not be created; try again".into(),
-                    )),
-                };
-            }
-            let data = serde_json::json!({ "status": "pending", "package_id": order.package_id });
-            insert_event!(
-                tx,
-                EventType::OrderCreated,
-                Some(order.account_id.as_str()),
-                Some(id.as_str()),
-                &data,
-                now
-            );
-            write_outbox!(
-                tx,
-                self,
-                now,
-                Some(order.account_id.as_str()),
-                Some(id.as_str()),
-                outbox(&order)
-            );
-            // At most once a minute: every order of an account would otherwise
-            // queue on this one row's lock until the previous one commits.
-            sqlx::query(ACCOUNT_ACTIVITY)
-                .bind(now)
-                .bind(order.account_id.as_str())
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-        });
-        Ok(CreatedOrder {
+        // Building the messages is pure, so it happens here, off the writer.
+        let messages = outbox(&order);
+        let pii = order
+            .ats_payload
+            .as_ref()
+            .map(|p| p.to_string())
+            .unwrap_or_default();
+        let item = OrderToWrite {
+            pii: self.cipher.seal(pii.as_bytes()),
+            email_hash: self.cipher.index_hash(&new.candidate_email),
             order,
-            created: true,
-        })
+            messages,
+        };
+        match self.submit(Job::Order(item)).await? {
+            (Job::Order(item), Done::Order(found)) => self.answer(item, found),
+            _ => unreachable!("the writer answers a job with its own kind"),
+        }
+    }
+
+    /// The answer to one start, from what writing it found.
+    fn answer(&self, item: OrderToWrite, found: Found) -> StoreResult<CreatedOrder> {
+        match found {
+            None => Ok(CreatedOrder {
+                order: item.order,
+                created: true,
+            }),
+            Some(Some(row)) => Ok(CreatedOrder {
+                order: self.order_from_row(row)?,
+                created: false,
+            }),
+            Some(None) => Err(StoreError::Conflict(
+                "the order could not be created; try again".into(),
+            )),
+        }
     }
 
     /// Apply `change` to an order (scoped to `account` when given), with its

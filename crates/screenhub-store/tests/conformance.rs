@@ -51,6 +51,7 @@ conformance!(
     accounts_and_tokens,
     packages,
     orders_are_idempotent_and_follow_the_state_machine,
+    concurrent_starts_share_commits_and_stay_idempotent,
     order_listing_filters_and_cursor,
     outbox_claim_fifo_and_retry,
     leases_expire_and_are_taken_over,
@@ -278,6 +279,73 @@ fn result() -> OrderResult {
         screenings: vec![],
         completed_at: T0,
     }
+}
+
+/// Starts arriving together are group-committed; twins in one batch still
+/// make one order, every answer is readable at once, and a start that cannot
+/// be written fails alone.
+async fn concurrent_starts_share_commits_and_stay_idempotent(s: Store) {
+    let (account, _) = new_account(&s).await;
+    s.create_endpoint("http://127.0.0.1:9/hook", "", None, T0)
+        .await
+        .unwrap();
+    let mut ghost = account.clone();
+    ghost.id = screenhub_core::AccountId::generate();
+    let mut starts = tokio::task::JoinSet::new();
+    for i in 0..310 {
+        let (s, account) = (s.clone(), account.clone());
+        // Ten more starts name an account that does not exist.
+        let ghostly = i >= 300;
+        let app = if ghostly {
+            format!("ghost-{i}")
+        } else {
+            format!("app-{}", i % 150)
+        };
+        let ghost = ghost.clone();
+        starts.spawn(async move {
+            let who = if ghostly { &ghost } else { &account };
+            let answer = s
+                .create_order(new_order(who, &app, T0 + i), |o: &Order| {
+                    vec![OutboxMessage::Vendor {
+                        event: EventType::OrderCreated,
+                        payload: json!({"id": o.id}),
+                    }]
+                })
+                .await;
+            (app, ghostly, answer)
+        });
+    }
+    let mut by_app: std::collections::HashMap<String, Vec<CreatedOrder>> = Default::default();
+    while let Some(joined) = starts.join_next().await {
+        let (app, ghostly, answer) = joined.unwrap();
+        if ghostly {
+            assert!(answer.is_err(), "a start for a missing account must fail");
+            continue;
+        }
+        let created = answer.unwrap();
+        assert!(s
+            .get_order(&created.order.id, None)
+            .await
+            .unwrap()
+            .is_some());
+        by_app.entry(app).or_default().push(created);
+    }
+    assert_eq!(by_app.len(), 150);
+    for (app, answers) in &by_app {
+        assert_eq!(answers.iter().filter(|a| a.created).count(), 1, "{app}");
+        assert!(
+            answers.iter().all(|a| a.order.id == answers[0].order.id),
+            "{app}"
+        );
+    }
+    let deliveries = s
+        .list_deliveries(&DeliveryFilter {
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(deliveries.len(), 150, "one webhook per order created");
 }
 
 async fn orders_are_idempotent_and_follow_the_state_machine(s: Store) {

@@ -46,6 +46,8 @@ enum Command {
     Sim(crate::sandbox_cli::SimCommand),
     /// The hub, a simulated Ashby and the reference vendor in one process.
     Demo(crate::sandbox_cli::DemoArgs),
+    /// Load-test a hub (in-process by default) through Ashby's start and the vendor API.
+    Bench(crate::bench::BenchArgs),
 }
 
 #[derive(Args, Default)]
@@ -419,6 +421,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Bench(args) => crate::bench::run(args).await,
         Command::Openapi => {
             println!("{}", crate::api::openapi().to_pretty_json()?);
             Ok(())

@@ -203,7 +203,8 @@ pub async fn attempt(state: &AppState, claimed: ClaimedDelivery) {
         DeliveryTarget::Vendor => send_webhook(state, delivery, &claimed.payload).await,
         DeliveryTarget::Ats => send_to_ats(state, delivery, &claimed.payload).await,
     };
-    let duration_ms = clock.elapsed().as_millis() as i64;
+    let elapsed = clock.elapsed();
+    let duration_ms = elapsed.as_millis() as i64;
     let now = state.now();
     let attempts_this_round = (delivery.attempts - delivery.round_start + 1).max(1) as usize;
     let result = match outcome.verdict {
@@ -239,6 +240,7 @@ pub async fn attempt(state: &AppState, claimed: ClaimedDelivery) {
         error: outcome.error.clone(),
         response_excerpt: outcome.excerpt,
     };
+    record_metrics(delivery.target, &result, elapsed);
     let announce = announcement(delivery, &result, &record, now);
     match state
         .store
@@ -247,6 +249,7 @@ pub async fn attempt(state: &AppState, claimed: ClaimedDelivery) {
     {
         Ok(Recorded::Done) => {}
         Ok(Recorded::LeaseLost) => {
+            metrics::counter!(crate::metrics::LEASE_TAKEOVERS).increment(1);
             tracing::warn!(delivery_id = %delivery.id, "lease was taken over while attempting; the other worker's result stands")
         }
         Err(e) => {
@@ -266,6 +269,20 @@ pub async fn attempt(state: &AppState, claimed: ClaimedDelivery) {
             "delivery attempt did not succeed"
         ),
     }
+}
+
+fn record_metrics(target: DeliveryTarget, result: &AttemptResult, elapsed: Duration) {
+    let outcome = match result {
+        AttemptResult::Succeeded => "delivered",
+        AttemptResult::RetryAt(_) => "retry",
+        AttemptResult::Failed => "failed",
+        AttemptResult::Dead => "dead",
+    };
+    let target = target.as_str();
+    metrics::counter!(crate::metrics::DELIVERY_ATTEMPTS, "target" => target, "outcome" => outcome)
+        .increment(1);
+    metrics::histogram!(crate::metrics::DELIVERY_ATTEMPT_DURATION, "target" => target)
+        .record(elapsed.as_secs_f64());
 }
 
 /// Tell the vendor when an update to the ATS was given up (never for a vendor

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod app;
 pub mod auth_limit;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod demo;
@@ -14,6 +15,7 @@ pub mod dispatch;
 pub mod error;
 pub mod extract;
 pub mod housekeeping;
+pub mod metrics;
 pub mod ops;
 pub mod outbound;
 pub mod sandbox_cli;

@@ -3,6 +3,7 @@
 mod delivery;
 mod demo;
 mod flow;
+mod metrics;
 mod openapi;
 mod partner_api;
 mod security;

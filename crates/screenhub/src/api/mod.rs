@@ -80,6 +80,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 pub fn router(state: AppState) -> Router {
+    crate::metrics::handle();
     let (v1, openapi) = v1_parts();
     let openapi = Arc::new(openapi);
     let v1 = v1.layer(middleware::from_fn_with_state(
@@ -92,10 +93,12 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::ui::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(crate::metrics::render))
         .route(
             "/openapi.json",
             get(move || async move { Json(openapi.as_ref().clone()) }),
         )
+        .route_layer(middleware::from_fn(crate::metrics::track_requests))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
