@@ -152,7 +152,8 @@ fn apply(order: &mut Order, change: Change, now: Millis) {
 }
 
 /// Record that an account was active to the minute.
-pub(crate) const ACCOUNT_ACTIVITY: &str = "UPDATE accounts SET last_activity_at = $1 WHERE id = $2 \
+pub(crate) const ACCOUNT_ACTIVITY: &str =
+    "UPDATE accounts SET last_activity_at = $1 WHERE id = $2 \
     AND (last_activity_at IS NULL OR last_activity_at < $1 - 60000)";
 /// Write one start (`$item`) inside the batch transaction `$tx`: insert it,
 /// or find the live order its application already has (a twin earlier in the

@@ -80,7 +80,12 @@ async fn a_dead_delivery_can_be_retried_by_hand() {
 async fn ashby_updates_keep_their_order_through_failures_and_rate_limits() {
     // With half the attempts failing, a short schedule could run out and give
     // an update up; this one outlasts the faults (0.5^16 per update).
-    let hub = TestHub::spawn_with(|c| c.retry_schedule_ms = vec![0, 10, 10, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20]).await;
+    let hub = TestHub::spawn_with(|c| {
+        c.retry_schedule_ms = vec![
+            0, 10, 10, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20,
+        ]
+    })
+    .await;
     let w = World::with_hub(hub).await;
     let hub = &w.hub;
     let ids = futures_join(&w, 5).await;

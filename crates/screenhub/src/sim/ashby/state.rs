@@ -141,7 +141,11 @@ impl SimAssessment {
     fn apply(&mut self, update: AssessmentUpdate, received: ReceivedUpdate) -> Result<(), String> {
         // A sender that crashed after we accepted an update, before it recorded
         // that, sends the very same update again: accept it, change nothing.
-        if self.updates.last().is_some_and(|last| last.body == received.body) {
+        if self
+            .updates
+            .last()
+            .is_some_and(|last| last.body == received.body)
+        {
             self.repeated_updates += 1;
             return Ok(());
         }
