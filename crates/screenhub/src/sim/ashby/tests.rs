@@ -386,8 +386,16 @@ async fn every_validation_rule_is_refused_with_a_precise_message() {
     let (status, _, body) =
         ashby(&base, "assessment.update", Some(KEY), started(&id, T0 + 10)).await;
     assert_eq!((status, &body["success"]), (200, &json!(true)));
+    // An exact repeat of the last accepted update (a sender that crashed before
+    // recording our answer) is accepted and changes nothing.
+    let (status, _, body) =
+        ashby(&base, "assessment.update", Some(KEY), started(&id, T0 + 10)).await;
+    assert_eq!((status, &body["success"]), (200, &json!(true)));
+    assert_eq!(sim.assessment(&id).unwrap().repeated_updates, 1);
     for ts in [T0 + 10, T0 + 5] {
-        let (code, message) = refused(started(&id, ts)).await;
+        let mut other = started(&id, ts);
+        other["assessment_status"]["value"] = json!("Something else");
+        let (code, message) = refused(other).await;
         assert_eq!(code, "invalid_input");
         assert_eq!(
             message,
