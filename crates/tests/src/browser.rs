@@ -141,9 +141,20 @@ impl Browser {
             .unwrap_or_else(|e| panic!("click `{css}`: {e}"));
     }
 
-    /// The visible text of the element matching `css`.
+    /// The visible text of the element matching `css`. A page that reloads
+    /// itself (auto-refresh) between finding and reading is read again.
     pub async fn text(&self, css: &str) -> String {
-        self.find(css).await.text().await.expect("element text")
+        let mut last_error = None;
+        for _ in 0..20 {
+            match self.find(css).await.text().await {
+                Ok(text) => return text,
+                Err(e) => {
+                    last_error = Some(e);
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            }
+        }
+        panic!("element text of `{css}`: {:?}", last_error)
     }
 
     /// The value of an attribute of the element matching `css`.
