@@ -455,3 +455,33 @@ async fn the_master_key_rotates_and_an_interrupted_rotation_is_finished_at_start
     let err = open_store(&config).await.err().unwrap().to_string();
     assert!(err.contains("does not open this database"), "{err}");
 }
+
+#[tokio::test]
+async fn dashboard_sign_in_guessing_is_slowed_down_too() {
+    let hub = screenhub_tests::TestHub::spawn().await;
+    let url = format!("{}/dashboard/sign-in", hub.url());
+    for _ in 0..20 {
+        let res = hub
+            .http
+            .post(&url)
+            .form(&[("api_key", "shk_guess")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401);
+    }
+    let res = hub
+        .http
+        .post(&url)
+        .form(&[("api_key", hub.api_key.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().contains_key("retry-after"));
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("Too many failed sign-ins"));
+}

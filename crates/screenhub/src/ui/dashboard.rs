@@ -140,7 +140,26 @@ struct SignInForm {
     api_key: String,
 }
 
-async fn sign_in(State(state): State<AppState>, Form(form): Form<SignInForm>) -> PageResult {
+async fn sign_in(
+    State(state): State<AppState>,
+    parts: Parts,
+    Form(form): Form<SignInForm>,
+) -> PageResult {
+    // Guessing keys through this form is slowed down like the APIs are.
+    let ip = crate::extract::client_ip(&parts.extensions);
+    if let Some(Err(wait)) = ip.map(|ip| state.auth_limiter.check(ip)) {
+        let secs = wait.as_secs().max(1);
+        let error =
+            format!("Too many failed sign-ins from this address. Try again in {secs} seconds.");
+        let mut response = page(
+            StatusCode::TOO_MANY_REQUESTS,
+            &SignIn { error: Some(error) },
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, secs.into());
+        return Ok(response);
+    }
     let key = form.api_key.trim();
     let found = if key.is_empty() {
         None
@@ -148,6 +167,9 @@ async fn sign_in(State(state): State<AppState>, Form(form): Form<SignInForm>) ->
         state.store.find_api_key(key).await?
     };
     let Some(key) = found else {
+        if let Some(ip) = ip {
+            state.auth_limiter.record_failure(ip);
+        }
         let error = if key.is_empty() {
             "Paste a vendor API key (it starts with shk_)."
         } else {
