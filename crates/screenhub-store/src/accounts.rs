@@ -71,6 +71,16 @@ impl std::fmt::Debug for AtsCredentials {
 }
 
 impl Store {
+    /// A new External Trigger Token with its lookup hash, its sealed copy (for
+    /// the connect page) and the prefix shown to people.
+    fn mint_trigger_token(&self) -> (String, Vec<u8>, Vec<u8>, String) {
+        let token = secret::generate_token(TRIGGER_TOKEN_PREFIX);
+        let hash = secret::hash_token(&token).to_vec();
+        let sealed = self.cipher.seal_str(&token);
+        let prefix = secret::display_prefix(&token);
+        (token, hash, sealed, prefix)
+    }
+
     /// Create an account with a fresh External Trigger Token, returned once here.
     pub async fn create_account(
         &self,
@@ -78,10 +88,7 @@ impl Store {
         now: Millis,
     ) -> StoreResult<(Account, String)> {
         let id = AccountId::generate();
-        let token = secret::generate_token(TRIGGER_TOKEN_PREFIX);
-        let token_hash = secret::hash_token(&token).to_vec();
-        let token_enc = self.cipher.seal_str(&token);
-        let prefix = secret::display_prefix(&token);
+        let (token, token_hash, token_enc, prefix) = self.mint_trigger_token();
         let data = serde_json::json!({ "name": new.name });
         on_pool!(self, write, |pool| {
             let mut tx = pool.begin().await?;
@@ -223,10 +230,7 @@ impl Store {
         old_valid_until: Option<Millis>,
         now: Millis,
     ) -> StoreResult<(Account, String)> {
-        let token = secret::generate_token(TRIGGER_TOKEN_PREFIX);
-        let token_hash = secret::hash_token(&token).to_vec();
-        let token_enc = self.cipher.seal_str(&token);
-        let prefix = secret::display_prefix(&token);
+        let (token, token_hash, token_enc, prefix) = self.mint_trigger_token();
         let expires = old_valid_until.unwrap_or(now);
         let data = serde_json::json!({ "old_token_valid_until": old_valid_until });
         on_pool!(self, write, |pool| {

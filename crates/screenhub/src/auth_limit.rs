@@ -30,17 +30,18 @@ impl FailedAuthLimiter {
         }
     }
 
-    /// `Err(retry_after)` while `ip` is locked out.
-    pub fn check(&self, ip: IpAddr) -> Result<(), Duration> {
-        if self.max_failures == 0 {
+    /// `Err(seconds to wait, at least 1)` while the client is locked out. A
+    /// client whose address is unknown is never held back.
+    pub fn check(&self, ip: Option<IpAddr>) -> Result<(), u64> {
+        let Some(ip) = ip.filter(|_| self.max_failures > 0) else {
             return Ok(());
-        }
+        };
         let clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
         match clients.get(&ip) {
             Some(w) if w.failures >= self.max_failures => {
                 let elapsed = w.started.elapsed();
                 if elapsed < self.window {
-                    Err(self.window - elapsed)
+                    Err((self.window - elapsed).as_secs().max(1))
                 } else {
                     Ok(())
                 }
@@ -49,10 +50,10 @@ impl FailedAuthLimiter {
         }
     }
 
-    pub fn record_failure(&self, ip: IpAddr) {
-        if self.max_failures == 0 {
+    pub fn record_failure(&self, ip: Option<IpAddr>) {
+        let Some(ip) = ip.filter(|_| self.max_failures > 0) else {
             return;
-        }
+        };
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
         if clients.len() >= SWEEP_AT {
             let window = self.window;
@@ -79,8 +80,8 @@ mod tests {
     #[test]
     fn locks_out_after_too_many_failures_then_lets_go() {
         let limiter = FailedAuthLimiter::new(3, Duration::from_millis(50));
-        let ip: IpAddr = "127.0.0.1".parse().unwrap();
-        let other: IpAddr = "127.0.0.2".parse().unwrap();
+        let ip: Option<IpAddr> = Some("127.0.0.1".parse().unwrap());
+        let other: Option<IpAddr> = Some("127.0.0.2".parse().unwrap());
         for _ in 0..3 {
             assert!(limiter.check(ip).is_ok());
             limiter.record_failure(ip);
@@ -89,6 +90,10 @@ mod tests {
         assert!(
             limiter.check(other).is_ok(),
             "only the failing client is slowed"
+        );
+        assert!(
+            limiter.check(None).is_ok(),
+            "an unknown address is not held back"
         );
         std::thread::sleep(Duration::from_millis(60));
         assert!(limiter.check(ip).is_ok());

@@ -39,8 +39,7 @@ impl ApiError {
     }
 
     /// Too many failed authentication attempts from this client.
-    pub fn locked_out(retry_after: std::time::Duration) -> Self {
-        let secs = retry_after.as_secs().max(1);
+    pub fn locked_out(secs: u64) -> Self {
         let mut e = Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_failed_attempts",

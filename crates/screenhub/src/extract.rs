@@ -157,13 +157,9 @@ impl FromRequestParts<AppState> for VendorKey {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let ip = client_ip(&parts.extensions);
-        if let Some(ip) = ip {
-            state.auth_limiter.check(ip).map_err(ApiError::locked_out)?;
-        }
+        state.auth_limiter.check(ip).map_err(ApiError::locked_out)?;
         let refuse = |message: &str| {
-            if let Some(ip) = ip {
-                state.auth_limiter.record_failure(ip);
-            }
+            state.auth_limiter.record_failure(ip);
             ApiError::unauthorized(message)
         };
         let Some(value) = parts.headers.get(header::AUTHORIZATION) else {

@@ -62,25 +62,18 @@ fn presented_token(headers: &HeaderMap) -> Option<String> {
 /// The account whose token Ashby presented, or Ashby's 401/403/429 envelope.
 async fn authenticate(state: &AppState, parts: &Parts) -> Result<Account, Response> {
     let ip = crate::extract::client_ip(&parts.extensions);
-    if let Some(ip) = ip {
-        if let Err(wait) = state.auth_limiter.check(ip) {
-            let secs = wait.as_secs().max(1);
-            let mut response = envelope_error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limit_exceeded",
-                &format!("Too many requests with an invalid API key. Try again in {secs} seconds."),
-            );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, secs.into());
-            return Err(response);
-        }
+    if let Err(secs) = state.auth_limiter.check(ip) {
+        let mut response = envelope_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_exceeded",
+            &format!("Too many requests with an invalid API key. Try again in {secs} seconds."),
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, secs.into());
+        return Err(response);
     }
-    let failed = || {
-        if let Some(ip) = ip {
-            state.auth_limiter.record_failure(ip);
-        }
-    };
+    let failed = || state.auth_limiter.record_failure(ip);
     let Some(token) = presented_token(&parts.headers) else {
         failed();
         return Err(envelope_error(

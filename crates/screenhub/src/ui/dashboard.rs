@@ -147,8 +147,7 @@ async fn sign_in(
 ) -> PageResult {
     // Guessing keys through this form is slowed down like the APIs are.
     let ip = crate::extract::client_ip(&parts.extensions);
-    if let Some(Err(wait)) = ip.map(|ip| state.auth_limiter.check(ip)) {
-        let secs = wait.as_secs().max(1);
+    if let Err(secs) = state.auth_limiter.check(ip) {
         let error =
             format!("Too many failed sign-ins from this address. Try again in {secs} seconds.");
         let mut response = page(
@@ -167,9 +166,7 @@ async fn sign_in(
         state.store.find_api_key(key).await?
     };
     let Some(key) = found else {
-        if let Some(ip) = ip {
-            state.auth_limiter.record_failure(ip);
-        }
+        state.auth_limiter.record_failure(ip);
         let error = if key.is_empty() {
             "Paste a vendor API key (it starts with shk_)."
         } else {
