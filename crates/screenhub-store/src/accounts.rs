@@ -5,6 +5,7 @@ use screenhub_core::event::EventType;
 use screenhub_core::secret::{self, TRIGGER_TOKEN_PREFIX};
 use screenhub_core::{clock::Millis, AccountId};
 
+use crate::cache::TokenHolder;
 use crate::events::insert_event;
 use crate::{on_pool, Account, AccountPatch, NewAccount, Store, StoreError, StoreResult};
 
@@ -123,6 +124,7 @@ impl Store {
             );
             tx.commit().await?;
         });
+        self.cache.invalidate();
         let account = self.get_account(&id).await?.ok_or(StoreError::NotFound)?;
         Ok((account, token))
     }
@@ -163,9 +165,15 @@ impl Store {
         now: Millis,
     ) -> StoreResult<Option<Account>> {
         let hash = secret::hash_token(token);
-        let sql = "SELECT t.token_hash, t.account_id FROM account_tokens t \
+        if let Some(hit) = self.cache.tokens.get(&hash) {
+            if hit.token_expires_at.is_none_or(|at| at > now) {
+                return Ok(Some(hit.account));
+            }
+        }
+        let read_at = self.cache.generation();
+        let sql = "SELECT t.token_hash, t.account_id, t.expires_at FROM account_tokens t \
                    WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2)";
-        let row: Option<(Vec<u8>, String)> = on_pool!(self, read, |pool| {
+        let row: Option<(Vec<u8>, String, Option<i64>)> = on_pool!(self, read, |pool| {
             sqlx::query_as(sql)
                 .bind(hash.to_vec())
                 .bind(now)
@@ -173,9 +181,19 @@ impl Store {
                 .await?
         });
         match row {
-            Some((stored, account_id)) if secret::hashes_equal(&stored, &hash) => {
+            Some((stored, account_id, token_expires_at))
+                if secret::hashes_equal(&stored, &hash) =>
+            {
                 let id: AccountId = account_id.parse().map_err(StoreError::corrupt)?;
-                self.get_account(&id).await
+                let account = self.get_account(&id).await?;
+                if let Some(account) = &account {
+                    let holder = TokenHolder {
+                        account: account.clone(),
+                        token_expires_at,
+                    };
+                    self.cache.put(&self.cache.tokens, read_at, hash, holder);
+                }
+                Ok(account)
             }
             _ => Ok(None),
         }
@@ -219,6 +237,7 @@ impl Store {
             );
             tx.commit().await?;
         });
+        self.cache.invalidate();
         self.get_account(id).await?.ok_or(StoreError::NotFound)
     }
 
@@ -278,6 +297,7 @@ impl Store {
             );
             tx.commit().await?;
         });
+        self.cache.invalidate();
         let account = self.get_account(id).await?.ok_or(StoreError::NotFound)?;
         Ok((account, token))
     }
@@ -330,6 +350,7 @@ impl Store {
             );
             tx.commit().await?;
         });
+        self.cache.invalidate();
         self.get_account(id).await?.ok_or(StoreError::NotFound)
     }
 
@@ -365,6 +386,7 @@ impl Store {
             }
             tx.commit().await?;
         });
+        self.cache.invalidate();
         Ok(())
     }
 
@@ -373,18 +395,29 @@ impl Store {
         &self,
         id: &AccountId,
     ) -> StoreResult<Option<crate::AtsCredentials>> {
+        if let Some(hit) = self.cache.credentials.get(id) {
+            return Ok(hit);
+        }
+        let read_at = self.cache.generation();
         let row: Option<(String, Option<Vec<u8>>)> = on_pool!(self, read, |pool| {
             sqlx::query_as("SELECT ats_api_base_url, ats_api_key_enc FROM accounts WHERE id = $1")
                 .bind(id.as_str())
                 .fetch_optional(pool)
                 .await?
         });
-        match row {
-            Some((base_url, Some(sealed))) => Ok(Some(crate::AtsCredentials {
+        let credentials = match row {
+            Some((base_url, Some(sealed))) => Some(crate::AtsCredentials {
                 base_url,
                 api_key: self.cipher.open_string(&sealed)?,
-            })),
-            _ => Ok(None),
-        }
+            }),
+            _ => None,
+        };
+        self.cache.put(
+            &self.cache.credentials,
+            read_at,
+            id.clone(),
+            credentials.clone(),
+        );
+        Ok(credentials)
     }
 }

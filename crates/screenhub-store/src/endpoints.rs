@@ -5,6 +5,7 @@ use screenhub_core::event::EventType;
 use screenhub_core::secret;
 use screenhub_core::EndpointId;
 
+use crate::cache::EndpointKeys;
 use crate::{on_pool, EndpointSecrets, Store, StoreError, StoreResult, WebhookEndpoint};
 
 #[derive(sqlx::FromRow)]
@@ -72,6 +73,7 @@ impl Store {
             .execute(pool)
             .await?;
         });
+        self.cache.invalidate();
         let endpoint = self.get_endpoint(&id).await?.ok_or(StoreError::NotFound)?;
         Ok((endpoint, secret))
     }
@@ -126,6 +128,7 @@ impl Store {
             .execute(pool)
             .await?;
         });
+        self.cache.invalidate();
         self.get_endpoint(id).await?.ok_or(StoreError::NotFound)
     }
 
@@ -137,6 +140,7 @@ impl Store {
                 .await?
                 .rows_affected()
         });
+        self.cache.invalidate();
         if deleted == 0 {
             return Err(StoreError::NotFound);
         }
@@ -166,6 +170,7 @@ impl Store {
             .await?
             .rows_affected()
         });
+        self.cache.invalidate();
         if updated == 0 {
             return Err(StoreError::NotFound);
         }
@@ -178,24 +183,40 @@ impl Store {
         id: &EndpointId,
         now: Millis,
     ) -> StoreResult<Option<(String, EndpointSecrets)>> {
-        let row: Option<SecretsRow> = on_pool!(self, read, |pool| {
-            sqlx::query_as("SELECT url, secret_enc, old_secret_enc, old_secret_until FROM webhook_endpoints WHERE id = $1")
-                .bind(id.as_str())
-                .fetch_optional(pool)
-                .await?
-        });
-        let Some((url, current, old, old_until)) = row else {
-            return Ok(None);
-        };
-        let previous = match (old, old_until) {
-            (Some(old), Some(until)) if until > now => Some(self.cipher.open_string(&old)?),
-            _ => None,
+        let keys = match self.cache.endpoints.get(id) {
+            Some(hit) => hit,
+            None => {
+                let read_at = self.cache.generation();
+                let row: Option<SecretsRow> = on_pool!(self, read, |pool| {
+                    sqlx::query_as("SELECT url, secret_enc, old_secret_enc, old_secret_until FROM webhook_endpoints WHERE id = $1")
+                        .bind(id.as_str())
+                        .fetch_optional(pool)
+                        .await?
+                });
+                let Some((url, current, old, old_until)) = row else {
+                    return Ok(None);
+                };
+                let previous = match (old, old_until) {
+                    (Some(old), Some(until)) => Some((self.cipher.open_string(&old)?, until)),
+                    _ => None,
+                };
+                let keys = EndpointKeys {
+                    url,
+                    current: self.cipher.open_string(&current)?,
+                    previous,
+                };
+                self.cache
+                    .put(&self.cache.endpoints, read_at, id.clone(), keys.clone());
+                keys
+            }
         };
         Ok(Some((
-            url,
+            keys.url,
             EndpointSecrets {
-                current: self.cipher.open_string(&current)?,
-                previous,
+                current: keys.current,
+                previous: keys
+                    .previous
+                    .and_then(|(secret, until)| (until > now).then_some(secret)),
             },
         )))
     }

@@ -206,13 +206,36 @@ pub enum OutboxMessage {
     /// An `assessment.update` (or similar) for the order's ATS account.
     Ats {
         event_type: String,
-        payload: serde_json::Value,
+        payload: Box<serde_json::value::RawValue>,
     },
     /// A webhook to every enabled vendor endpoint subscribed to `event`.
     Vendor {
         event: EventType,
-        payload: serde_json::Value,
+        payload: Box<serde_json::value::RawValue>,
     },
+}
+
+/// Serialise a message body once, when the change is made: it is sealed and
+/// later sent as exactly this text (no tree of values built, parsed or rebuilt).
+fn json_text(body: &impl serde::Serialize) -> Box<serde_json::value::RawValue> {
+    serde_json::value::to_raw_value(body)
+        .expect("message bodies have string keys and always serialise")
+}
+
+impl OutboxMessage {
+    pub fn ats(event_type: impl Into<String>, body: &impl serde::Serialize) -> Self {
+        Self::Ats {
+            event_type: event_type.into(),
+            payload: json_text(body),
+        }
+    }
+
+    pub fn vendor(event: EventType, body: &impl serde::Serialize) -> Self {
+        Self::Vendor {
+            event,
+            payload: json_text(body),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -242,7 +265,8 @@ pub struct Delivery {
 #[derive(Debug, Clone)]
 pub struct ClaimedDelivery {
     pub delivery: Delivery,
-    pub payload: serde_json::Value,
+    /// The body to send, as the JSON text written with the change.
+    pub payload: String,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -60,7 +60,7 @@ macro_rules! write_outbox {
     // of orders reads it once).
     ($tx:ident, $store:expr, $now:expr, $account:expr, $order:expr, $messages:expr, $endpoints:ident) => {{
         for message in $messages {
-            let (target, endpoint_ids, event_type, payload): (&str, Vec<Option<String>>, String, serde_json::Value) =
+            let (target, endpoint_ids, event_type, payload): (&str, Vec<Option<String>>, String, Box<serde_json::value::RawValue>) =
                 match message {
                     OutboxMessage::Ats { event_type, payload } => ("ats", vec![None], event_type, payload),
                     OutboxMessage::Vendor { event, payload } => {
@@ -81,7 +81,7 @@ macro_rules! write_outbox {
                         ("vendor", ids, event.as_str().to_owned(), payload)
                     }
                 };
-            let sealed = $store.cipher.seal(payload.to_string().as_bytes());
+            let sealed = $store.cipher.seal(payload.get().as_bytes());
             for endpoint_id in endpoint_ids {
                 sqlx::query(
                     "INSERT INTO deliveries (id, target, account_id, order_id, endpoint_id, event_type, payload_enc, \

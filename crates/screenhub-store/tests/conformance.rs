@@ -61,6 +61,7 @@ conformance!(
     candidate_data_is_purged_and_accounts_erased,
     everything_sealed_moves_to_a_new_master_key,
     connect_links_and_dashboard_sessions,
+    cached_lookups_follow_every_write,
 );
 
 const T0: i64 = 1_700_000_000_000;
@@ -264,10 +265,10 @@ fn new_order(account: &Account, application: &str, at: i64) -> NewOrder {
 }
 
 fn ats_update(order: &Order) -> Vec<OutboxMessage> {
-    vec![OutboxMessage::Ats {
-        event_type: "assessment.update".into(),
-        payload: json!({"assessment_id": order.id, "timestamp": order.last_ats_timestamp, "status": order.status}),
-    }]
+    vec![OutboxMessage::ats(
+        "assessment.update",
+        &json!({"assessment_id": order.id, "timestamp": order.last_ats_timestamp, "status": order.status}),
+    )]
 }
 
 fn result() -> OrderResult {
@@ -306,10 +307,10 @@ async fn concurrent_starts_share_commits_and_stay_idempotent(s: Store) {
             let who = if ghostly { &ghost } else { &account };
             let answer = s
                 .create_order(new_order(who, &app, T0 + i), |o: &Order| {
-                    vec![OutboxMessage::Vendor {
-                        event: EventType::OrderCreated,
-                        payload: json!({"id": o.id}),
-                    }]
+                    vec![OutboxMessage::vendor(
+                        EventType::OrderCreated,
+                        &json!({"id": o.id}),
+                    )]
                 })
                 .await;
             (app, ghostly, answer)
@@ -355,10 +356,10 @@ async fn orders_are_idempotent_and_follow_the_state_machine(s: Store) {
         .await
         .unwrap();
     let vendor = |o: &Order| {
-        vec![OutboxMessage::Vendor {
-            event: EventType::OrderCreated,
-            payload: json!({"id": o.id}),
-        }]
+        vec![OutboxMessage::vendor(
+            EventType::OrderCreated,
+            &json!({"id": o.id}),
+        )]
     };
     let first = s
         .create_order(new_order(&account, "app-1", T0), vendor)
@@ -594,7 +595,10 @@ async fn outbox_claim_fifo_and_retry(s: Store) {
     let claimed = s.claim_due("w1", T0, 30_000, 10).await.unwrap();
     assert_eq!(claimed.len(), 1);
     let first = &claimed[0].delivery;
-    assert_eq!(claimed[0].payload["status"], "pending");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&claimed[0].payload).unwrap()["status"],
+        "pending"
+    );
     assert!(s.claim_due("w2", T0, 30_000, 10).await.unwrap().is_empty());
 
     let attempt = Attempt {
@@ -639,7 +643,10 @@ async fn outbox_claim_fifo_and_retry(s: Store) {
     // Given up: the next update may go.
     let claimed = s.claim_due("w1", T0 + 100, 30_000, 10).await.unwrap();
     assert_eq!(claimed.len(), 1);
-    assert_eq!(claimed[0].payload["status"], "in_progress");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&claimed[0].payload).unwrap()["status"],
+        "in_progress"
+    );
     let ok = Attempt {
         status_code: Some(200),
         error: None,
@@ -818,10 +825,10 @@ async fn candidate_data_is_purged_and_accounts_erased(s: Store) {
         .await
         .unwrap();
     let vendor = |o: &Order| {
-        vec![OutboxMessage::Vendor {
-            event: EventType::OrderCreated,
-            payload: json!({"email": o.ats_payload.as_ref().unwrap()["candidate"]["email"]}),
-        }]
+        vec![OutboxMessage::vendor(
+            EventType::OrderCreated,
+            &json!({"email": o.ats_payload.as_ref().unwrap()["candidate"]["email"]}),
+        )]
     };
     let ended = s
         .create_order(new_order(&account, "old", T0), vendor)
@@ -1249,4 +1256,104 @@ async fn connect_links_and_dashboard_sessions(s: Store) {
     assert_eq!(s.count_troubled_deliveries().await.unwrap(), 0);
     assert_eq!(s.order_counts_since(0).await.unwrap().total(), 0);
     assert!(s.orders_per_day(0).await.unwrap().is_empty());
+}
+
+/// Token, package, endpoint and credential lookups are cached for the hot
+/// path; every write through the store must show in the next lookup.
+async fn cached_lookups_follow_every_write(s: Store) {
+    use screenhub_core::account::AccountStatus;
+    let (account, token) = new_account(&s).await;
+    let found = |s: Store, token: String| async move {
+        s.find_account_by_token(&token, T0)
+            .await
+            .unwrap()
+            .map(|a| a.status())
+    };
+    assert_eq!(
+        found(s.clone(), token.clone()).await,
+        Some(AccountStatus::Pending)
+    );
+    s.set_ats_credentials(&account.id, "key-1", None, T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        found(s.clone(), token.clone()).await,
+        Some(AccountStatus::Active)
+    );
+    assert_eq!(
+        s.ats_credentials(&account.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .api_key,
+        "key-1"
+    );
+    s.set_ats_credentials(&account.id, "key-2", None, T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.ats_credentials(&account.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .api_key,
+        "key-2"
+    );
+    let disable = AccountPatch {
+        disabled: Some(true),
+        ..Default::default()
+    };
+    s.update_account(&account.id, disable, T0).await.unwrap();
+    assert_eq!(
+        found(s.clone(), token.clone()).await,
+        Some(AccountStatus::Disabled)
+    );
+    s.rotate_account_token(&account.id, None, T0).await.unwrap();
+    assert_eq!(found(s.clone(), token.clone()).await, None);
+
+    let p = s.create_package(&package("basic"), T0).await.unwrap();
+    let by_type = |s: Store| async move {
+        s.find_package_by_type_id(&p.ats_type_id)
+            .await
+            .unwrap()
+            .map(|p| p.name)
+    };
+    assert_eq!(
+        by_type(s.clone()).await.as_deref(),
+        Some(package("basic").name.as_str())
+    );
+    let mut renamed = package("basic");
+    renamed.name = "Basic, renamed".into();
+    s.update_package(&renamed, T0).await.unwrap();
+    assert_eq!(by_type(s.clone()).await.as_deref(), Some("Basic, renamed"));
+    s.delete_package("basic").await.unwrap();
+    assert_eq!(by_type(s.clone()).await, None);
+
+    let (endpoint, first) = s
+        .create_endpoint("http://127.0.0.1:9/a", "", None, T0)
+        .await
+        .unwrap();
+    let keys = |s: Store| {
+        let id = endpoint.id.clone();
+        async move { s.endpoint_secrets(&id, T0).await.unwrap() }
+    };
+    assert_eq!(keys(s.clone()).await.unwrap().1.current, first);
+    let second = s
+        .rotate_endpoint_secret(&endpoint.id, None, T0)
+        .await
+        .unwrap();
+    assert_eq!(keys(s.clone()).await.unwrap().1.current, second);
+    s.update_endpoint(
+        &endpoint.id,
+        Some("http://127.0.0.1:9/b"),
+        None,
+        None,
+        None,
+        T0,
+    )
+    .await
+    .unwrap();
+    assert_eq!(keys(s.clone()).await.unwrap().0, "http://127.0.0.1:9/b");
+    s.delete_endpoint(&endpoint.id).await.unwrap();
+    assert!(keys(s.clone()).await.is_none());
 }

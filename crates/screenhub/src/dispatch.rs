@@ -14,12 +14,12 @@ use screenhub_core::event::EventType;
 use screenhub_store::{
     Attempt, AttemptResult, ClaimedDelivery, Delivery, Heard, OutboxMessage, Recorded,
 };
-use serde_json::{json, Value};
-use tokio::sync::Semaphore;
+use serde_json::json;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::ops::webhook_body;
+use crate::ops::vendor_webhook;
 use crate::outbound::describe_transport_error;
 use crate::state::AppState;
 use crate::views::DeliveryView;
@@ -85,11 +85,8 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
                             .await
                             .expect("the semaphore is never closed");
                         let state = state.clone();
-                        in_flight.spawn(async move {
-                            attempt(&state, claimed).await;
-                            drop(permit);
-                            state.wake_dispatcher();
-                        });
+                        in_flight
+                            .spawn(async move { attempt(&state, claimed, Some(permit)).await });
                     }
                     if full {
                         continue;
@@ -188,14 +185,21 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
             return Ok(attempts);
         }
         for claimed in batch {
-            attempt(state, claimed).await;
+            attempt(state, claimed, None).await;
             attempts += 1;
         }
     }
 }
 
-/// One attempt of one delivery, recorded whatever happens.
-pub async fn attempt(state: &AppState, claimed: ClaimedDelivery) {
+/// One attempt of one delivery, recorded whatever happens. `slot` is given
+/// back as soon as the request is over, not when its record is durable: the
+/// lease keeps the delivery ours until then, and the worker can meanwhile
+/// send more (recording waits for a group commit, sending does not).
+pub async fn attempt(
+    state: &AppState,
+    claimed: ClaimedDelivery,
+    slot: Option<OwnedSemaphorePermit>,
+) {
     let delivery = &claimed.delivery;
     let started_at = state.now();
     let clock = Instant::now();
@@ -204,6 +208,10 @@ pub async fn attempt(state: &AppState, claimed: ClaimedDelivery) {
         DeliveryTarget::Ats => send_to_ats(state, delivery, &claimed.payload).await,
     };
     let elapsed = clock.elapsed();
+    if let Some(slot) = slot {
+        drop(slot);
+        state.wake_dispatcher();
+    }
     let duration_ms = elapsed.as_millis() as i64;
     let now = state.now();
     let attempts_this_round = (delivery.attempts - delivery.round_start + 1).max(1) as usize;
@@ -305,13 +313,10 @@ fn announcement(
     view.attempt_count = attempt.attempt;
     view.last_status_code = attempt.status_code;
     view.last_error = attempt.error.clone();
-    vec![OutboxMessage::Vendor {
-        event,
-        payload: webhook_body(event, now, json!({ "delivery": view })),
-    }]
+    vec![vendor_webhook(event, now, json!({ "delivery": view }))]
 }
 
-async fn send_webhook(state: &AppState, delivery: &Delivery, payload: &Value) -> Outcome {
+async fn send_webhook(state: &AppState, delivery: &Delivery, payload: &str) -> Outcome {
     let Some(endpoint_id) = &delivery.endpoint_id else {
         return Outcome::permanent("this webhook has no endpoint");
     };
@@ -333,7 +338,7 @@ async fn send_webhook(state: &AppState, delivery: &Delivery, payload: &Value) ->
     if let Err(e) = state.policy.check_url(&url) {
         return Outcome::permanent(e);
     }
-    let body = serde_json::to_vec(payload).expect("JSON values always serialise");
+    let body = payload.as_bytes().to_vec();
     let timestamp = state.now() / 1000;
     let signature = match crate::webhooks::sign(&secrets, delivery.id.as_str(), timestamp, &body) {
         Ok(s) => s,
@@ -381,7 +386,7 @@ async fn send_webhook(state: &AppState, delivery: &Delivery, payload: &Value) ->
     }
 }
 
-async fn send_to_ats(state: &AppState, delivery: &Delivery, payload: &Value) -> Outcome {
+async fn send_to_ats(state: &AppState, delivery: &Delivery, payload: &str) -> Outcome {
     let Some(account) = &delivery.account_id else {
         return Outcome::permanent("this update has no account");
     };
