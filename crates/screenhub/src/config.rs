@@ -32,6 +32,7 @@ pub struct Config {
     pub auth_failure_limit: u32,
     pub auth_failure_window_secs: u64,
     pub pii_retention_days: u32,
+    pub dashboard_session_hours: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,6 +131,10 @@ impl Config {
         anyhow::ensure!(
             self.delivery_concurrency > 0,
             "delivery_concurrency must be at least 1"
+        );
+        anyhow::ensure!(
+            (1..=720).contains(&self.dashboard_session_hours),
+            "dashboard_session_hours must be between 1 and 720 (30 days)"
         );
         anyhow::ensure!(
             self.outbound_timeout_ms >= 100,
