@@ -243,8 +243,9 @@ async fn overview(State(state): State<AppState>, op: Operator) -> PageResult {
     let today = now - now.rem_euclid(DAY_MS);
     let first_day = today - 13 * DAY_MS;
     let store = &state.store;
-    let today_counts = store.order_counts_since(today).await?;
-    let week_counts = store.order_counts_since(now - 7 * DAY_MS).await?;
+    // Whole UTC days: today, and today with the 6 days before it.
+    let today_counts = store.order_counts_since_day(today).await?;
+    let week_counts = store.order_counts_since_day(today - 6 * DAY_MS).await?;
     let per_day: HashMap<Millis, i64> =
         store.orders_per_day(first_day).await?.into_iter().collect();
     let mut latencies: HashMap<Millis, Vec<i64>> = HashMap::new();
