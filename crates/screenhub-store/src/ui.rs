@@ -359,6 +359,10 @@ impl Store {
                 .await?;
             }
             tx.commit().await?;
+            // Fresh statistics, as PostgreSQL's autovacuum would gather soon
+            // after a bulk load: without them its planner guesses a few rows
+            // and reads every order of an account to sort them.
+            sqlx::query("ANALYZE orders").execute(pool).await?;
         });
         Ok(())
     }
