@@ -213,4 +213,20 @@ mod tests {
             Ok(())
         });
     }
+
+    #[test]
+    fn the_dashboard_session_length_is_configurable_within_bounds() {
+        assert_eq!(Config::defaults().dashboard_session_hours, 12);
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SCREENHUB_DASHBOARD_SESSION_HOURS", "2");
+            let c = Config::load(None, &Overrides::default()).unwrap();
+            assert_eq!(c.dashboard_session_hours, 2);
+            jail.set_env("SCREENHUB_DASHBOARD_SESSION_HOURS", "0");
+            let err = Config::load(None, &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("dashboard_session_hours"), "{err}");
+            Ok(())
+        });
+    }
 }

@@ -358,6 +358,31 @@ async fn the_session_cookie_is_http_only_and_scoped() {
         assert!(cookie.contains(part), "{cookie} has {part}");
     }
     assert!(!cookie.contains("Secure"), "plain http public URL");
+    assert!(
+        cookie.contains("Max-Age=43200"),
+        "12 hours by default: {cookie}"
+    );
+
+    // The session lasts as long as `dashboard_session_hours` says.
+    let short = TestHub::spawn_with(|c| c.dashboard_session_hours = 1).await;
+    let res = client
+        .post(format!("{}/dashboard/sign-in", short.url()))
+        .form(&[("api_key", short.api_key.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.contains("Max-Age=3600"), "{cookie}");
+    let value = cookie.split(';').next().unwrap().split_once('=').unwrap().1;
+    let session = short
+        .store()
+        .find_dashboard_session(value, short.hub.state.now())
+        .await
+        .unwrap()
+        .expect("a live session");
+    let hour = 3_600_000;
+    let left = session.expires_at - short.hub.state.now();
+    assert!(left > hour - 60_000 && left <= hour, "{left} ms left");
 }
 
 /// The audit log's newest entry with this action.
@@ -391,7 +416,9 @@ async fn the_vendor_edits_and_creates_packages() {
         "the form opens with what is stored"
     );
     browser.fill("#name", "Standard background check").await;
-    browser.fill("#description", "Identity, criminal and employment").await;
+    browser
+        .fill("#description", "Identity, criminal and employment")
+        .await;
     browser
         .fill("#screenings", "Identity\nCriminal\n\nEmployment history")
         .await;
@@ -417,7 +444,10 @@ async fn the_vendor_edits_and_creates_packages() {
     assert_eq!(p["active"], false);
     let entry = audited(&w.hub, "package.updated").await;
     assert!(
-        entry["actor"].as_str().unwrap().starts_with("dashboard:key_"),
+        entry["actor"]
+            .as_str()
+            .unwrap()
+            .starts_with("dashboard:key_"),
         "{entry}"
     );
     assert_eq!(entry["target_id"], "basic");
@@ -463,7 +493,9 @@ async fn the_vendor_adds_a_webhook_endpoint_and_sees_its_secret_once() {
     browser.wait_for_text("New webhook endpoint").await;
 
     // A URL the API would refuse is refused here too, with the reason.
-    browser.fill("#url", "ftp://hooks.example.com/screenhub").await;
+    browser
+        .fill("#url", "ftp://hooks.example.com/screenhub")
+        .await;
     browser.fill("#description", "Our ATS bridge").await;
     browser.click("#save").await;
     browser.wait_for_text("must use http or https").await;
@@ -482,7 +514,9 @@ async fn the_vendor_adds_a_webhook_endpoint_and_sees_its_secret_once() {
         .fill("#url", "https://hooks.example.com/screenhub")
         .await;
     browser.click("#events-some").await;
-    browser.click("input[name=events][value='order.created']").await;
+    browser
+        .click("input[name=events][value='order.created']")
+        .await;
     browser.click("#save").await;
     browser.wait_for_text("Webhook endpoint created").await;
     let secret = browser.text("#secret-value").await;
@@ -536,7 +570,10 @@ async fn the_vendor_adds_a_webhook_endpoint_and_sees_its_secret_once() {
     browser.wait_for_text("New signing secret").await;
     let rotated = browser.text("#secret-value").await;
     assert!(rotated.starts_with("whsec_") && rotated != secret);
-    assert!(browser.page_text().await.contains("old secret keeps working until"));
+    assert!(browser
+        .page_text()
+        .await
+        .contains("old secret keeps working until"));
     audited(&w.hub, "webhook_endpoint.secret_rotated").await;
     browser.close().await;
 }
@@ -544,23 +581,7 @@ async fn the_vendor_adds_a_webhook_endpoint_and_sees_its_secret_once() {
 #[tokio::test]
 async fn package_and_endpoint_forms_refuse_forged_posts_and_bad_input_without_a_browser() {
     let w = World::new().await;
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let res = client
-        .post(format!("{}/dashboard/sign-in", w.hub.url()))
-        .form(&[("api_key", w.hub.api_key.as_str())])
-        .send()
-        .await
-        .unwrap();
-    let cookie = res.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let (client, cookie) = dashboard_client(&w.hub).await;
     let page = client
         .get(format!("{}/dashboard/packages/new", w.hub.url()))
         .header("cookie", &cookie)
@@ -600,7 +621,11 @@ async fn package_and_endpoint_forms_refuse_forged_posts_and_bad_input_without_a_
             "kind must be",
         ),
         (
-            vec![("csrf", csrf.as_str()), ("kind", "assessment"), ("name", " ")],
+            vec![
+                ("csrf", csrf.as_str()),
+                ("kind", "assessment"),
+                ("name", " "),
+            ],
             "name must be 1–200 characters",
         ),
         (
@@ -643,33 +668,107 @@ async fn package_and_endpoint_forms_refuse_forged_posts_and_bad_input_without_a_
     .await
     .unwrap();
     assert_eq!(res.status(), 404);
+}
 
-    // Every list page pages: the packages list shows 50, then the rest.
+/// A signed-in client for the dashboard, without a browser: (client, cookie).
+async fn dashboard_client(hub: &TestHub) -> (reqwest::Client, String) {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = client
+        .post(format!("{}/dashboard/sign-in", hub.url()))
+        .form(&[("api_key", hub.api_key.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let cookie = res.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    (client, cookie)
+}
+
+/// The link of the page's pager to the next (older) page, if there is one.
+fn next_href(html: &str) -> Option<String> {
+    let pager = &html[html.find("<div class=\"pager\">")?..];
+    let arrow = pager.find("→</a>")?;
+    let start = pager[..arrow].rfind("href=\"")? + "href=\"".len();
+    let href = &pager[start..];
+    Some(href[..href.find('"')?].replace("&amp;", "&"))
+}
+
+#[tokio::test]
+async fn every_dashboard_list_pages() {
+    let w = World::new().await;
+    let store = w.hub.store();
+    let now = w.hub.hub.state.now();
+    let account: screenhub_core::AccountId = w.account_id.parse().unwrap();
+    let orders: Vec<_> = (0..55)
+        .map(|i| screenhub_store::NewOrder {
+            id: screenhub_core::OrderId::generate(),
+            account_id: account.clone(),
+            package_id: "basic".into(),
+            package_name: "Basic background check".into(),
+            candidate_ats_id: format!("cand-{i}"),
+            candidate_email: format!("c{i}@example.com"),
+            application_ats_id: format!("app-{i}"),
+            application_status: "Active".into(),
+            job_ats_id: "job-1".into(),
+            job_name: "Engineer".into(),
+            job_req_id: None,
+            ats_payload: json!({}),
+            created_at: now - 1000 + i,
+        })
+        .collect();
+    store.bulk_insert_orders(&orders).await.unwrap();
+    for i in 0..55 {
+        store
+            .create_account(
+                screenhub_store::NewAccount {
+                    name: format!("Employer {i}"),
+                    ats_api_base_url: "http://127.0.0.1:1".into(),
+                    ..Default::default()
+                },
+                now,
+            )
+            .await
+            .unwrap();
+        store
+            .create_endpoint(&format!("https://hooks.example.com/{i}"), "", None, now)
+            .await
+            .unwrap();
+    }
     let many: Vec<_> = (0..55)
         .map(|i| json!({"id": format!("p{i:02}"), "kind": "assessment", "name": format!("Package {i}")}))
         .collect();
     let (status, _) = w.hub.put("/v1/packages", json!(many)).await;
     assert_eq!(status, 200);
-    let first = client
-        .get(format!("{}/dashboard/packages", w.hub.url()))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(first.matches("data-package=").count(), 50);
-    assert!(first.contains("/dashboard/packages?after=p49"));
-    let rest = client
-        .get(format!("{}/dashboard/packages?after=p49", w.hub.url()))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(rest.matches("data-package=").count(), 5);
-    assert!(!rest.contains("?after="));
+
+    let (client, cookie) = dashboard_client(&w.hub).await;
+    // (list, what marks one of its rows, how many there are in all)
+    for (list, row, total) in [
+        ("/dashboard/orders", "data-order=", 55),
+        ("/dashboard/accounts", "data-account=", 56),
+        ("/dashboard/packages", "data-package=", 55),
+        ("/dashboard/endpoints", "data-endpoint=", 56),
+    ] {
+        let mut seen = 0;
+        let mut pages = 0;
+        let mut next = Some(list.to_owned());
+        while let Some(path) = next {
+            let res = client
+                .get(format!("{}{path}", w.hub.url()))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200, "{path}");
+            let html = res.text().await.unwrap();
+            let rows = html.matches(row).count();
+            assert!(rows <= 50, "{path} shows {rows} rows");
+            seen += rows;
+            pages += 1;
+            next = next_href(&html);
+        }
+        assert_eq!((seen, pages), (total, 2), "{list}");
+    }
 }
