@@ -581,7 +581,7 @@ async fn the_vendor_adds_a_webhook_endpoint_and_sees_its_secret_once() {
 #[tokio::test]
 async fn package_and_endpoint_forms_refuse_forged_posts_and_bad_input_without_a_browser() {
     let w = World::new().await;
-    let (client, cookie) = dashboard_client(&w.hub).await;
+    let (client, cookie) = w.hub.dashboard_session().await;
     let page = client
         .get(format!("{}/dashboard/packages/new", w.hub.url()))
         .header("cookie", &cookie)
@@ -670,23 +670,6 @@ async fn package_and_endpoint_forms_refuse_forged_posts_and_bad_input_without_a_
     assert_eq!(res.status(), 404);
 }
 
-/// A signed-in client for the dashboard, without a browser: (client, cookie).
-async fn dashboard_client(hub: &TestHub) -> (reqwest::Client, String) {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let res = client
-        .post(format!("{}/dashboard/sign-in", hub.url()))
-        .form(&[("api_key", hub.api_key.as_str())])
-        .send()
-        .await
-        .unwrap();
-    let cookie = res.headers()["set-cookie"].to_str().unwrap();
-    let cookie = cookie.split(';').next().unwrap().to_owned();
-    (client, cookie)
-}
-
 /// The link of the page's pager to the next (older) page, if there is one.
 fn next_href(html: &str) -> Option<String> {
     let pager = &html[html.find("<div class=\"pager\">")?..];
@@ -743,7 +726,7 @@ async fn every_dashboard_list_pages() {
     let (status, _) = w.hub.put("/v1/packages", json!(many)).await;
     assert_eq!(status, 200);
 
-    let (client, cookie) = dashboard_client(&w.hub).await;
+    let (client, cookie) = w.hub.dashboard_session().await;
     // (list, what marks one of its rows, how many there are in all)
     for (list, row, total) in [
         ("/dashboard/orders", "data-order=", 55),
