@@ -55,7 +55,7 @@ pub struct DashboardSession {
 /// Counts for the dashboard's overview.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StatusCounts {
-    /// (status, count) of orders created since the given time.
+    /// (status, count) of the orders created on the days asked for.
     pub by_status: Vec<(String, i64)>,
 }
 
