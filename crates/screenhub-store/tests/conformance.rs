@@ -62,6 +62,7 @@ conformance!(
     everything_sealed_moves_to_a_new_master_key,
     connect_links_and_dashboard_sessions,
     cached_lookups_follow_every_write,
+    daily_order_counts_follow_every_write,
 );
 
 const T0: i64 = 1_700_000_000_000;
@@ -1254,7 +1255,7 @@ async fn connect_links_and_dashboard_sessions(s: Store) {
 
     assert_eq!(s.count_accounts_in_error().await.unwrap(), 0);
     assert_eq!(s.count_troubled_deliveries().await.unwrap(), 0);
-    assert_eq!(s.order_counts_since(0).await.unwrap().total(), 0);
+    assert_eq!(s.order_counts_since_day(0).await.unwrap().total(), 0);
     assert!(s.orders_per_day(0).await.unwrap().is_empty());
 }
 
@@ -1356,4 +1357,80 @@ async fn cached_lookups_follow_every_write(s: Store) {
     assert_eq!(keys(s.clone()).await.unwrap().0, "http://127.0.0.1:9/b");
     s.delete_endpoint(&endpoint.id).await.unwrap();
     assert!(keys(s.clone()).await.is_none());
+/// The overview's counts come from `order_day_counts`, which triggers keep:
+/// they follow orders as they arrive (one at a time and in bulk), change
+/// status and are erased, and agree with counting the orders themselves.
+async fn daily_order_counts_follow_every_write(s: Store) {
+    const DAY: i64 = 86_400_000;
+    let day0 = T0 - T0.rem_euclid(DAY);
+    let (account, _) = new_account(&s).await;
+    let (erased, _) = new_account(&s).await;
+    let none = |_: &Order| vec![];
+    let first = s
+        .create_order(new_order(&account, "a", day0 + 5), none)
+        .await
+        .unwrap()
+        .order;
+    s.create_order(new_order(&account, "b", day0 + DAY - 1), none)
+        .await
+        .unwrap();
+    s.create_order(new_order(&account, "c", day0 + DAY), none)
+        .await
+        .unwrap();
+    s.create_order(new_order(&erased, "d", day0 + 2 * DAY + 7), none)
+        .await
+        .unwrap();
+    s.bulk_insert_orders(&[
+        new_order(&account, "e", day0 + 2 * DAY),
+        new_order(&account, "f", day0 + 2 * DAY + 1),
+    ])
+    .await
+    .unwrap();
+    // A repeated start is the same order: counted once.
+    s.create_order(new_order(&account, "a", day0 + 2 * DAY), none)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.orders_per_day(day0).await.unwrap(),
+        vec![(day0, 2), (day0 + DAY, 1), (day0 + 2 * DAY, 3)]
+    );
+    assert_eq!(
+        s.orders_per_day(day0 + DAY + 123).await.unwrap(),
+        vec![(day0 + DAY, 1), (day0 + 2 * DAY, 3)],
+        "from the start of the day `since` falls in"
+    );
+
+    s.apply_change(&first.id, None, Change::Complete(result()), T0, |_| vec![])
+        .await
+        .unwrap();
+    let counts = s.order_counts_since_day(day0).await.unwrap();
+    assert_eq!((counts.get("pending"), counts.get("completed")), (5, 1));
+    assert_eq!(counts.total(), 6);
+    let today = s.order_counts_since_day(day0 + 2 * DAY).await.unwrap();
+    assert_eq!(today.by_status, vec![("pending".to_owned(), 3)]);
+
+    s.erase_account(&erased.id).await.unwrap();
+    let counts = s.order_counts_since_day(day0).await.unwrap();
+    assert_eq!(
+        counts.by_status,
+        vec![("completed".to_owned(), 1), ("pending".to_owned(), 4)]
+    );
+    assert_eq!(
+        s.orders_per_day(day0).await.unwrap(),
+        vec![(day0, 2), (day0 + DAY, 1), (day0 + 2 * DAY, 2)]
+    );
+    // And the same as counting the orders one by one.
+    let listed = s
+        .list_orders(&OrderFilter {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed.len() as i64, counts.total());
+    let completed = listed
+        .iter()
+        .filter(|o| o.status == OrderStatus::Completed)
+        .count() as i64;
+    assert_eq!(completed, counts.get("completed"));
 }

@@ -15,6 +15,7 @@ pub mod dispatch;
 pub mod error;
 pub mod extract;
 pub mod housekeeping;
+pub mod manage;
 pub mod metrics;
 pub mod ops;
 pub mod outbound;

@@ -100,6 +100,26 @@ impl TestHub {
         &self.hub.state.store
     }
 
+    /// Sign in to the dashboard with the test API key, without a browser:
+    /// a client that does not follow redirects, and the session cookie
+    /// (`screenhub_session=…`) to send with each request.
+    pub async fn dashboard_session(&self) -> (reqwest::Client, String) {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let res = client
+            .post(format!("{}/dashboard/sign-in", self.url()))
+            .form(&[("api_key", self.api_key.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303, "signed in");
+        let cookie = res.headers()["set-cookie"].to_str().unwrap();
+        let cookie = cookie.split(';').next().unwrap().to_owned();
+        (client, cookie)
+    }
+
     /// Stop (gracefully) and start again on the same database and port.
     pub async fn restart(self) -> Self {
         let addr = self.hub.addr;
