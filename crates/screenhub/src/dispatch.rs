@@ -256,6 +256,7 @@ pub async fn attempt(state: &AppState, claimed: ClaimedDelivery) {
             tracing::error!(delivery_id = %delivery.id, error = %e, "could not record a delivery attempt; it will be retried when its lease expires")
         }
     }
+    crate::health::note_attempt(state, delivery, &result, record.error.as_deref()).await;
     match &result {
         AttemptResult::Succeeded => {
             tracing::debug!(delivery_id = %delivery.id, target = delivery.target.as_str(), duration_ms, "delivered")
@@ -285,15 +286,16 @@ fn record_metrics(target: DeliveryTarget, result: &AttemptResult, elapsed: Durat
         .record(elapsed.as_secs_f64());
 }
 
-/// Tell the vendor when an update to the ATS was given up (never for a vendor
-/// webhook itself, which would only fail the same way).
+/// Tell the vendor when an update to the ATS or an order's webhook was given
+/// up (the vendor may retry it by hand once its endpoint is back). Never for a
+/// webhook that is itself an announcement, which would announce itself forever.
 fn announcement(
     delivery: &Delivery,
     result: &AttemptResult,
     attempt: &Attempt,
     now: i64,
 ) -> Vec<OutboxMessage> {
-    if delivery.target != DeliveryTarget::Ats {
+    if delivery.target == DeliveryTarget::Vendor && !delivery.event_type.starts_with("order.") {
         return vec![];
     }
     let event = match result {
