@@ -797,6 +797,8 @@ struct Load {
     vendor_retries: AtomicUsize,
     /// Vendor calls answered 200.
     vendor_accepted: AtomicUsize,
+    /// Vendor calls that went unanswered but, read back, had taken effect.
+    vendor_confirmed_by_reading: AtomicUsize,
     /// What the vendor read back after an accepted call, when it was not what
     /// the call had made it (an answer before the write was durable, or a
     /// status that went backwards).
@@ -845,6 +847,8 @@ impl World {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 if took_effect(&self.read_order(id).await) {
+                    load.vendor_confirmed_by_reading
+                        .fetch_add(1, Ordering::Relaxed);
                     return;
                 }
                 load.vendor_retries.fetch_add(1, Ordering::Relaxed);
@@ -1060,13 +1064,16 @@ async fn crash_harness(backend: &str, database_url: &str) {
     eprintln!(
         "crash harness on {backend}: {kills} SIGKILLs survived in {:.0} s (load {:.0} s); \
          {starts} starts accepted ({} resent after a lost connection), \
-         {} vendor updates accepted ({} resent), {ats_updates} updates delivered to Ashby \
+         {} vendor updates accepted ({} answered only by reading back, {} resent), \
+         {ats_updates} updates delivered to Ashby \
          ({ats_repeats} repeats after a kill, absorbed), {} webhooks delivered \
          ({webhook_duplicates} duplicate arrivals); lost 0, regressed 0, pending 0",
         began.elapsed().as_secs_f64(),
         loaded_in.as_secs_f64(),
         load.start_retries.load(Ordering::Relaxed),
-        load.vendor_accepted.load(Ordering::Relaxed),
+        load.vendor_accepted.load(Ordering::Relaxed)
+            + load.vendor_confirmed_by_reading.load(Ordering::Relaxed),
+        load.vendor_confirmed_by_reading.load(Ordering::Relaxed),
         load.vendor_retries.load(Ordering::Relaxed),
         vendor.len(),
     );
