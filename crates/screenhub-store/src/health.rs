@@ -18,9 +18,20 @@ use screenhub_core::DeliveryId;
 macro_rules! announce {
     ($tx:ident, $store:expr, $receiver:expr, $event:expr, $data:expr, $webhook:expr, $now:expr) => {{
         insert_event!($tx, $event, $receiver.account(), None::<&str>, &$data, $now);
-        let message = OutboxMessage::Vendor {
-            event: $event,
-            payload: $webhook($event, $data.clone()),
+        let payload = $webhook($event, $data.clone());
+        let message = match $receiver {
+            // An endpoint that is failing would only fail to take the news too.
+            Receiver::Endpoint(id) if $event == EventType::EndpointFailing => {
+                OutboxMessage::VendorElsewhere {
+                    event: $event,
+                    payload,
+                    except: id.clone(),
+                }
+            }
+            _ => OutboxMessage::Vendor {
+                event: $event,
+                payload,
+            },
         };
         write_outbox!(
             $tx,

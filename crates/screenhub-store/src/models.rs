@@ -217,6 +217,13 @@ pub enum OutboxMessage {
         event: EventType,
         payload: serde_json::Value,
     },
+    /// The same, but not to `except`: news about that endpoint's own failures,
+    /// which it would only fail to take as well.
+    VendorElsewhere {
+        event: EventType,
+        payload: serde_json::Value,
+        except: EndpointId,
+    },
 }
 
 #[derive(Debug, Clone)]

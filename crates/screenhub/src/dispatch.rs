@@ -287,8 +287,9 @@ fn record_metrics(target: DeliveryTarget, result: &AttemptResult, elapsed: Durat
 }
 
 /// Tell the vendor when an update to the ATS or an order's webhook was given
-/// up (the vendor may retry it by hand once its endpoint is back). Never for a
-/// webhook that is itself an announcement, which would announce itself forever.
+/// up (the vendor may retry it by hand once its endpoint is back). A webhook's
+/// news goes to the vendor's other endpoints, and never about a webhook that is
+/// itself an announcement, which would announce itself forever.
 fn announcement(
     delivery: &Delivery,
     result: &AttemptResult,
@@ -307,9 +308,14 @@ fn announcement(
     view.attempt_count = attempt.attempt;
     view.last_status_code = attempt.status_code;
     view.last_error = attempt.error.clone();
-    vec![OutboxMessage::Vendor {
-        event,
-        payload: webhook_body(event, now, json!({ "delivery": view })),
+    let payload = webhook_body(event, now, json!({ "delivery": view }));
+    vec![match &delivery.endpoint_id {
+        Some(endpoint) => OutboxMessage::VendorElsewhere {
+            event,
+            payload,
+            except: endpoint.clone(),
+        },
+        None => OutboxMessage::Vendor { event, payload },
     }]
 }
 
