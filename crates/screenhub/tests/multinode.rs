@@ -440,65 +440,28 @@ impl World {
         panic!("start {n} never got an answer");
     }
 
-    /// The vendor reports progress, then the result. After a cut connection
-    /// it asks for the order first, as a careful vendor does, so a retry does
-    /// not report the same progress twice (an Idempotency-Key would make the
-    /// retry wait until the dead node's claim on the key goes stale).
+    /// The vendor reports progress, then the result, each sent until it has
+    /// an answer (see `vendor_call`).
     async fn complete(&self, id: &str) {
-        let base = format!("{}/v1/orders/{id}", self.cluster.url());
-        let calls = [
-            (
-                reqwest::Method::POST,
-                format!("{base}/status"),
-                json!({"status": "in_progress", "label": "Candidate invited"}),
-                "in_progress",
-            ),
-            (
-                reqwest::Method::PUT,
-                format!("{base}/result"),
-                json!({"outcome": "pass", "report_url": "https://vendor.example/reports/1", "summary": "Clear"}),
-                "completed",
-            ),
-        ];
-        for (method, url, body, reached) in calls {
-            for attempt in 0.. {
-                assert!(attempt < 100, "{url} never got an answer");
-                if attempt > 0 && self.order_status(&base).await.as_deref() == Some(reached) {
-                    break;
-                }
-                let res = self
-                    .http
-                    .request(method.clone(), &url)
-                    .bearer_auth(&self.api_key)
-                    .json(&body)
-                    .send()
-                    .await;
-                match res {
-                    Ok(r) if r.status() == 200 => break,
-                    Ok(r) if r.status().is_server_error() => {}
-                    Ok(r) => panic!(
-                        "{url}: {} {}",
-                        r.status(),
-                        r.text().await.unwrap_or_default()
-                    ),
-                    Err(_) => {}
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    }
-
-    /// The order's status, or `None` when no node answered.
-    async fn order_status(&self, url: &str) -> Option<String> {
-        let res = self
-            .http
-            .get(url)
-            .bearer_auth(&self.api_key)
-            .send()
-            .await
-            .ok()?;
-        let order: Value = res.json().await.ok()?;
-        order["status"].as_str().map(str::to_owned)
+        let load = Load::default();
+        self.vendor_call(
+            &load,
+            id,
+            reqwest::Method::POST,
+            "/status",
+            json!({"status": "in_progress", "label": "Candidate invited"}),
+            |o| o["status"] == "in_progress",
+        )
+        .await;
+        self.vendor_call(
+            &load,
+            id,
+            reqwest::Method::PUT,
+            "/result",
+            json!({"outcome": "pass", "report_url": "https://vendor.example/reports/1", "summary": "Clear"}),
+            |o| o["status"] == "completed",
+        )
+        .await;
     }
 
     async fn all_orders(&self) -> Vec<screenhub_store::Order> {
@@ -832,7 +795,9 @@ impl World {
 
     /// One vendor call, sent until it has an answer. After no answer the
     /// vendor reads the order, and sends again only when the call had not
-    /// taken effect (so nothing is reported twice).
+    /// taken effect, as a careful vendor does, so nothing is reported twice (an
+    /// Idempotency-Key would make the retry wait until the dead node's claim on
+    /// the key goes stale).
     async fn vendor_call(
         &self,
         load: &Load,
