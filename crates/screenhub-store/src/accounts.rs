@@ -7,6 +7,7 @@ use screenhub_core::{clock::Millis, AccountId};
 
 use crate::cache::TokenHolder;
 use crate::events::insert_event;
+use crate::health::health_from_row;
 use crate::{on_pool, Account, AccountPatch, NewAccount, Store, StoreError, StoreResult};
 
 #[derive(sqlx::FromRow)]
@@ -25,12 +26,17 @@ struct AccountRow {
     created_at: i64,
     updated_at: i64,
     last_activity_at: Option<i64>,
+    delivery_failures: i64,
+    failing_since: Option<i64>,
+    last_delivery_error: Option<String>,
+    flagged_at: Option<i64>,
 }
 
 pub(crate) const ACCOUNT_SELECT: &str =
     "SELECT id, name, ats, environment, status, status_reason, \
     disabled_at, ats_api_base_url, (ats_api_key_enc IS NOT NULL) AS has_key, ats_key_title, \
-    token_prefix, created_at, updated_at, last_activity_at FROM accounts";
+    token_prefix, created_at, updated_at, last_activity_at, \
+    delivery_failures, failing_since, last_delivery_error, flagged_at FROM accounts";
 
 impl TryFrom<AccountRow> for Account {
     type Error = StoreError;
@@ -52,6 +58,12 @@ impl TryFrom<AccountRow> for Account {
             created_at: r.created_at,
             updated_at: r.updated_at,
             last_activity_at: r.last_activity_at,
+            ats_health: health_from_row((
+                r.delivery_failures,
+                r.failing_since,
+                r.last_delivery_error,
+                r.flagged_at,
+            )),
         })
     }
 }

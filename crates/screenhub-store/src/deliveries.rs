@@ -38,12 +38,14 @@ const COLUMNS: &str = "seq, id, target, account_id, order_id, endpoint_id, event
     attempts, round_start, next_attempt_at, lease_owner, lease_until, last_status, last_error, created_at, \
     updated_at, completed_at";
 
-/// Due, unleased (or lease expired) deliveries; an ATS delivery only when no
-/// earlier ATS delivery of the same order is still pending (per-order FIFO).
+/// Due, unleased (or lease expired) deliveries; an order's delivery only when no
+/// earlier one of the same order to the same receiver (the ATS, or one webhook
+/// endpoint) is still pending: per-order FIFO at every receiver.
 const DUE: &str = "d.state = 'pending' AND d.next_attempt_at <= $1 \
     AND (d.lease_until IS NULL OR d.lease_until < $1) \
-    AND (d.target <> 'ats' OR NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.order_id = d.order_id \
-         AND e.target = 'ats' AND e.state = 'pending' AND e.seq < d.seq))";
+    AND (d.order_id IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.order_id = d.order_id \
+         AND e.target = d.target AND (d.target = 'ats' OR e.endpoint_id = d.endpoint_id) \
+         AND e.state = 'pending' AND e.seq < d.seq))";
 
 #[derive(sqlx::FromRow)]
 struct AttemptRow {

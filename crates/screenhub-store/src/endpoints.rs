@@ -6,6 +6,7 @@ use screenhub_core::secret;
 use screenhub_core::EndpointId;
 
 use crate::cache::EndpointKeys;
+use crate::health::health_from_row;
 use crate::{on_pool, EndpointSecrets, Store, StoreError, StoreResult, WebhookEndpoint};
 
 #[derive(sqlx::FromRow)]
@@ -17,6 +18,10 @@ struct EndpointRow {
     disabled: bool,
     created_at: i64,
     updated_at: i64,
+    delivery_failures: i64,
+    failing_since: Option<i64>,
+    last_delivery_error: Option<String>,
+    flagged_at: Option<i64>,
 }
 
 pub(crate) fn parse_events(events: Option<&str>) -> StoreResult<Option<Vec<EventType>>> {
@@ -36,6 +41,12 @@ impl TryFrom<EndpointRow> for WebhookEndpoint {
             disabled: r.disabled,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            health: health_from_row((
+                r.delivery_failures,
+                r.failing_since,
+                r.last_delivery_error,
+                r.flagged_at,
+            )),
         })
     }
 }
@@ -43,8 +54,8 @@ impl TryFrom<EndpointRow> for WebhookEndpoint {
 /// url, sealed secret, sealed previous secret, until when the previous one is valid.
 type SecretsRow = (String, Vec<u8>, Option<Vec<u8>>, Option<i64>);
 
-const SELECT: &str =
-    "SELECT id, url, description, events, disabled, created_at, updated_at FROM webhook_endpoints";
+const SELECT: &str = "SELECT id, url, description, events, disabled, created_at, updated_at, \
+    delivery_failures, failing_since, last_delivery_error, flagged_at FROM webhook_endpoints";
 
 impl Store {
     /// Register an endpoint; its new signing secret is returned once here.

@@ -18,6 +18,8 @@ pub use deliveries::Recorded;
 mod endpoints;
 mod events;
 mod group_commit;
+mod health;
+pub use health::{FailingPolicy, HealthFlip, Receiver, ReceiverHealth};
 mod idempotency;
 mod keys;
 mod notify;

@@ -34,6 +34,8 @@ pub struct Account {
     pub created_at: Millis,
     pub updated_at: Millis,
     pub last_activity_at: Option<Millis>,
+    /// How updates to the account's ATS are faring.
+    pub ats_health: crate::ReceiverHealth,
 }
 
 impl Account {
@@ -107,6 +109,8 @@ pub struct WebhookEndpoint {
     pub disabled: bool,
     pub created_at: Millis,
     pub updated_at: Millis,
+    /// How deliveries to the endpoint are faring.
+    pub health: crate::ReceiverHealth,
 }
 
 impl WebhookEndpoint {
@@ -212,6 +216,13 @@ pub enum OutboxMessage {
     Vendor {
         event: EventType,
         payload: Box<serde_json::value::RawValue>,
+    },
+    /// The same, but not to `except`: news about that endpoint's own failures,
+    /// which it would only fail to take as well.
+    VendorElsewhere {
+        event: EventType,
+        payload: Box<serde_json::value::RawValue>,
+        except: EndpointId,
     },
 }
 

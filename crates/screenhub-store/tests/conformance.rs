@@ -54,6 +54,8 @@ conformance!(
     concurrent_starts_share_commits_and_stay_idempotent,
     order_listing_filters_and_cursor,
     outbox_claim_fifo_and_retry,
+    webhooks_keep_their_order_per_endpoint,
+    failing_receivers_are_flagged_and_recover,
     leases_expire_and_are_taken_over,
     idempotency_keys,
     settings,
@@ -66,6 +68,11 @@ conformance!(
 );
 
 const T0: i64 = 1_700_000_000_000;
+
+/// A claimed delivery's body, parsed.
+fn json_of(payload: &str) -> serde_json::Value {
+    serde_json::from_str(payload).expect("bodies are JSON")
+}
 
 async fn api_keys(s: Store) {
     let (key, token) = s.create_api_key("ci", T0).await.unwrap();
@@ -596,10 +603,7 @@ async fn outbox_claim_fifo_and_retry(s: Store) {
     let claimed = s.claim_due("w1", T0, 30_000, 10).await.unwrap();
     assert_eq!(claimed.len(), 1);
     let first = &claimed[0].delivery;
-    assert_eq!(
-        serde_json::from_str::<serde_json::Value>(&claimed[0].payload).unwrap()["status"],
-        "pending"
-    );
+    assert_eq!(json_of(&claimed[0].payload)["status"], "pending");
     assert!(s.claim_due("w2", T0, 30_000, 10).await.unwrap().is_empty());
 
     let attempt = Attempt {
@@ -644,10 +648,7 @@ async fn outbox_claim_fifo_and_retry(s: Store) {
     // Given up: the next update may go.
     let claimed = s.claim_due("w1", T0 + 100, 30_000, 10).await.unwrap();
     assert_eq!(claimed.len(), 1);
-    assert_eq!(
-        serde_json::from_str::<serde_json::Value>(&claimed[0].payload).unwrap()["status"],
-        "in_progress"
-    );
+    assert_eq!(json_of(&claimed[0].payload)["status"], "in_progress");
     let ok = Attempt {
         status_code: Some(200),
         error: None,
@@ -689,6 +690,191 @@ async fn outbox_claim_fifo_and_retry(s: Store) {
         .await
         .unwrap();
     assert_eq!(troubled[0].id, first.id);
+}
+
+/// Two endpoints: an order's second webhook waits for its first at the same
+/// endpoint only; the other endpoint's copy goes meanwhile.
+async fn webhooks_keep_their_order_per_endpoint(s: Store) {
+    let (account, _) = new_account(&s).await;
+    let (a, _) = s
+        .create_endpoint("http://127.0.0.1:9/a", "", None, T0)
+        .await
+        .unwrap();
+    let (b, _) = s
+        .create_endpoint("http://127.0.0.1:9/b", "", None, T0)
+        .await
+        .unwrap();
+    let vendor = |event| {
+        move |_: &Order| {
+            vec![OutboxMessage::vendor(
+                event,
+                &json!({"type": event.as_str()}),
+            )]
+        }
+    };
+    let order = s
+        .create_order(
+            new_order(&account, "app", T0),
+            vendor(EventType::OrderCreated),
+        )
+        .await
+        .unwrap()
+        .order;
+    s.apply_change(
+        &order.id,
+        None,
+        Change::Cancel {
+            reason: "Withdrawn".into(),
+            by: Actor::Ats,
+        },
+        T0,
+        vendor(EventType::OrderCancelled),
+    )
+    .await
+    .unwrap();
+    let claimed = s.claim_due("w1", T0, 30_000, 10).await.unwrap();
+    let firsts: Vec<_> = claimed
+        .iter()
+        .map(|c| json_of(&c.payload)["type"].clone())
+        .collect();
+    assert_eq!(firsts, ["order.created", "order.created"]);
+    let ok = Attempt {
+        attempt: 1,
+        started_at: T0,
+        duration_ms: 1,
+        status_code: Some(204),
+        error: None,
+        response_excerpt: None,
+    };
+    let at_a = claimed
+        .iter()
+        .find(|c| c.delivery.endpoint_id.as_ref() == Some(&a.id))
+        .unwrap();
+    s.record_attempt(
+        &at_a.delivery,
+        "w1",
+        &ok,
+        &AttemptResult::Succeeded,
+        T0,
+        vec![],
+    )
+    .await
+    .unwrap();
+    let next = s.claim_due("w1", T0, 30_000, 10).await.unwrap();
+    assert_eq!(next.len(), 1, "only endpoint a's next webhook is free");
+    assert_eq!(next[0].delivery.endpoint_id.as_ref(), Some(&a.id));
+    assert_eq!(json_of(&next[0].payload)["type"], "order.cancelled");
+    let _ = b;
+}
+
+/// Migration 0006: a receiver's failure streak flags it (once, with an event
+/// and a webhook) and the next success clears it (once, likewise).
+async fn failing_receivers_are_flagged_and_recover(s: Store) {
+    let (account, _) = new_account(&s).await;
+    let (endpoint, _) = s
+        .create_endpoint("http://127.0.0.1:9/hook", "", None, T0)
+        .await
+        .unwrap();
+    let (ops, _) = s
+        .create_endpoint("http://127.0.0.1:9/ops", "", None, T0)
+        .await
+        .unwrap();
+    let policy = FailingPolicy {
+        after_attempts: 3,
+        after_ms: 1_000,
+    };
+    let webhook = |event: EventType, data: serde_json::Value| {
+        serde_json::value::to_raw_value(&json!({"type": event.as_str(), "data": data})).unwrap()
+    };
+    for receiver in [Receiver::Endpoint(&endpoint.id), Receiver::Ats(&account.id)] {
+        // Healthy and successful: nothing to write.
+        assert_eq!(
+            s.note_receiver_success(receiver, T0, webhook)
+                .await
+                .unwrap(),
+            None
+        );
+        for (i, at) in [T0, T0 + 10, T0 + 20, T0 + 999].into_iter().enumerate() {
+            let flip = s
+                .note_receiver_failure(receiver, &format!("HTTP 50{i}"), policy, at, webhook)
+                .await
+                .unwrap();
+            assert_eq!(flip, None, "not yet a second of failures");
+        }
+        let flip = s
+            .note_receiver_failure(receiver, "timed out", policy, T0 + 1_000, webhook)
+            .await
+            .unwrap();
+        assert_eq!(flip, Some(HealthFlip::Failing));
+        let flip = s
+            .note_receiver_failure(receiver, "timed out again", policy, T0 + 2_000, webhook)
+            .await
+            .unwrap();
+        assert_eq!(flip, None, "flagged once per streak");
+        let health = s.receiver_health(receiver).await.unwrap().unwrap();
+        assert_eq!(
+            health,
+            ReceiverHealth {
+                consecutive_failures: 6,
+                failing_since: Some(T0),
+                last_error: Some("timed out again".into()),
+                flagged_at: Some(T0 + 1_000),
+            }
+        );
+        assert_eq!(
+            s.note_receiver_success(receiver, T0 + 3_000, webhook)
+                .await
+                .unwrap(),
+            Some(HealthFlip::Recovered)
+        );
+        assert_eq!(
+            s.receiver_health(receiver).await.unwrap().unwrap(),
+            ReceiverHealth::default()
+        );
+        assert_eq!(
+            s.note_receiver_success(receiver, T0 + 4_000, webhook)
+                .await
+                .unwrap(),
+            None
+        );
+    }
+    // The API's models carry it.
+    s.note_receiver_failure(Receiver::Ats(&account.id), "HTTP 503", policy, T0, webhook)
+        .await
+        .unwrap();
+    let a = s.get_account(&account.id).await.unwrap().unwrap();
+    assert_eq!(a.ats_health.consecutive_failures, 1);
+    assert!(!a.ats_health.is_failing());
+    assert_eq!(
+        s.get_endpoint(&endpoint.id).await.unwrap().unwrap().health,
+        ReceiverHealth::default()
+    );
+    // Every flip is an event and a webhook; a failing endpoint is not sent
+    // the news of its own failure.
+    let mut flips: Vec<_> = s
+        .list_deliveries(&DeliveryFilter {
+            limit: 20,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.event_type, d.endpoint_id.unwrap() == ops.id))
+        .collect();
+    flips.sort();
+    let expected: Vec<(String, bool)> = [
+        ("account.ats_failing", false),
+        ("account.ats_failing", true),
+        ("account.ats_recovered", false),
+        ("account.ats_recovered", true),
+        ("endpoint.failing", true),
+        ("endpoint.recovered", false),
+        ("endpoint.recovered", true),
+    ]
+    .into_iter()
+    .map(|(t, to_ops)| (t.to_owned(), to_ops))
+    .collect();
+    assert_eq!(flips, expected);
 }
 
 async fn leases_expire_and_are_taken_over(s: Store) {
@@ -1357,6 +1543,8 @@ async fn cached_lookups_follow_every_write(s: Store) {
     assert_eq!(keys(s.clone()).await.unwrap().0, "http://127.0.0.1:9/b");
     s.delete_endpoint(&endpoint.id).await.unwrap();
     assert!(keys(s.clone()).await.is_none());
+}
+
 /// The overview's counts come from `order_day_counts`, which triggers keep:
 /// they follow orders as they arrive (one at a time and in bulk), change
 /// status and are erased, and agree with counting the orders themselves.

@@ -26,6 +26,8 @@ pub struct Config {
     pub outbound_allow: Vec<IpNet>,
     pub outbound_timeout_ms: u64,
     pub delivery_concurrency: usize,
+    pub failing_after_attempts: u32,
+    pub failing_after_secs: u64,
     pub ashby_api_base_url: String,
     pub max_body_bytes: usize,
     pub log_format: LogFormat,
@@ -135,6 +137,10 @@ impl Config {
         anyhow::ensure!(
             (1..=720).contains(&self.dashboard_session_hours),
             "dashboard_session_hours must be between 1 and 720 (30 days)"
+        );
+        anyhow::ensure!(
+            self.failing_after_attempts > 0,
+            "failing_after_attempts must be at least 1"
         );
         anyhow::ensure!(
             self.outbound_timeout_ms >= 100,

@@ -19,7 +19,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::ops::vendor_webhook;
+use crate::ops::webhook_body;
 use crate::outbound::describe_transport_error;
 use crate::state::AppState;
 use crate::views::DeliveryView;
@@ -264,6 +264,7 @@ pub async fn attempt(
             tracing::error!(delivery_id = %delivery.id, error = %e, "could not record a delivery attempt; it will be retried when its lease expires")
         }
     }
+    crate::health::note_attempt(state, delivery, &result, record.error.as_deref()).await;
     match &result {
         AttemptResult::Succeeded => {
             tracing::debug!(delivery_id = %delivery.id, target = delivery.target.as_str(), duration_ms, "delivered")
@@ -293,15 +294,17 @@ fn record_metrics(target: DeliveryTarget, result: &AttemptResult, elapsed: Durat
         .record(elapsed.as_secs_f64());
 }
 
-/// Tell the vendor when an update to the ATS was given up (never for a vendor
-/// webhook itself, which would only fail the same way).
+/// Tell the vendor when an update to the ATS or an order's webhook was given
+/// up (the vendor may retry it by hand once its endpoint is back). A webhook's
+/// news goes to the vendor's other endpoints, and never about a webhook that is
+/// itself an announcement, which would announce itself forever.
 fn announcement(
     delivery: &Delivery,
     result: &AttemptResult,
     attempt: &Attempt,
     now: i64,
 ) -> Vec<OutboxMessage> {
-    if delivery.target != DeliveryTarget::Ats {
+    if delivery.target == DeliveryTarget::Vendor && !delivery.event_type.starts_with("order.") {
         return vec![];
     }
     let event = match result {
@@ -313,7 +316,15 @@ fn announcement(
     view.attempt_count = attempt.attempt;
     view.last_status_code = attempt.status_code;
     view.last_error = attempt.error.clone();
-    vec![vendor_webhook(event, now, json!({ "delivery": view }))]
+    let payload = webhook_body(event, now, json!({ "delivery": view }));
+    vec![match &delivery.endpoint_id {
+        Some(endpoint) => OutboxMessage::VendorElsewhere {
+            event,
+            payload,
+            except: endpoint.clone(),
+        },
+        None => OutboxMessage::Vendor { event, payload },
+    }]
 }
 
 async fn send_webhook(state: &AppState, delivery: &Delivery, payload: &str) -> Outcome {

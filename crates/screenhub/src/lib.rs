@@ -14,6 +14,7 @@ pub mod demo;
 pub mod dispatch;
 pub mod error;
 pub mod extract;
+pub mod health;
 pub mod housekeeping;
 pub mod manage;
 pub mod metrics;

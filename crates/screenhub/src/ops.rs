@@ -12,6 +12,7 @@ use screenhub_core::order::{Actor, Change, OrderStatus, TransitionError};
 use screenhub_core::{AccountId, OrderId};
 use screenhub_store::{Account, NewOrder, Order, OutboxMessage, StoreError};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::error::ApiError;
@@ -27,14 +28,14 @@ pub struct WebhookBody<T> {
     pub data: T,
 }
 
-/// A vendor webhook announcing `event` with `data`, ready for the outbox.
-pub fn vendor_webhook(event: EventType, now: Millis, data: impl Serialize) -> OutboxMessage {
+/// The JSON text of a vendor webhook announcing `event` with `data`.
+pub fn webhook_body(event: EventType, now: Millis, data: impl Serialize) -> Box<RawValue> {
     let body = WebhookBody {
         event_type: event.as_str(),
         timestamp: rfc3339(now),
         data,
     };
-    OutboxMessage::vendor(event, &body)
+    serde_json::value::to_raw_value(&body).expect("webhook bodies have string keys")
 }
 
 #[derive(Serialize)]
@@ -44,7 +45,8 @@ struct OrderData {
 
 fn order_webhook(event: EventType, order: &Order, now: Millis) -> OutboxMessage {
     let order = OrderView::from(order);
-    vendor_webhook(event, now, OrderData { order })
+    let payload = webhook_body(event, now, OrderData { order });
+    OutboxMessage::Vendor { event, payload }
 }
 
 /// The `assessment.update` that tells the ATS where an order stands now.

@@ -2,6 +2,7 @@
 
 mod delivery;
 mod demo;
+mod faults;
 mod flow;
 mod metrics;
 mod openapi;
