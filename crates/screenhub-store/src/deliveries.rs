@@ -199,9 +199,13 @@ pub(crate) struct Claim {
 pub(crate) fn claim_sql(kind: BackendKind) -> String {
     match kind {
         // One writer connection: the select and update cannot interleave with another claim.
+        // Without statistics SQLite preferred `deliveries_state` and sorted every
+        // pending delivery on each claim (2.9 ms per claim with 30,000 queued);
+        // the due index yields them in order and stops at the limit.
         BackendKind::Sqlite => format!(
             "UPDATE deliveries SET lease_owner = $2, lease_until = $3 WHERE seq IN \
-             (SELECT d.seq FROM deliveries d WHERE {DUE} ORDER BY d.next_attempt_at, d.seq LIMIT $4) \
+             (SELECT d.seq FROM deliveries d INDEXED BY deliveries_due WHERE {DUE} \
+             ORDER BY d.next_attempt_at, d.seq LIMIT $4) \
              RETURNING {COLUMNS}"
         ),
         // Several nodes: skip rows another node is claiming right now.
@@ -263,6 +267,27 @@ impl Store {
             .bind(now)
             .fetch_one(pool)
             .await?
+        });
+        Ok(next)
+    }
+
+    /// The next retry due after `now`: the cheap half of
+    /// [`Store::next_wakeup_after`] (one index probe), for a worker that
+    /// has attempts in flight, whose ends wake it anyway. Leases that expire
+    /// are found by the full look-ahead or the safety poll.
+    pub async fn next_retry_after(&self, now: Millis) -> StoreResult<Option<Millis>> {
+        let sql = match self.kind() {
+            BackendKind::Sqlite => {
+                "SELECT MIN(next_attempt_at) FROM deliveries INDEXED BY deliveries_due \
+                 WHERE state = 'pending' AND next_attempt_at > $1"
+            }
+            BackendKind::Postgres => {
+                "SELECT MIN(next_attempt_at) FROM deliveries \
+                 WHERE state = 'pending' AND next_attempt_at > $1"
+            }
+        };
+        let next: Option<i64> = on_pool!(self, read, |pool| {
+            sqlx::query_scalar(sql).bind(now).fetch_one(pool).await?
         });
         Ok(next)
     }

@@ -8,7 +8,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::deliveries::{claim_sql, write_attempt, AttemptToWrite, Claim, DeliveryRow, Recorded};
 use crate::endpoints::parse_events;
-use crate::orders::{write_order, Found, OrderToWrite};
+use crate::orders::{change_order, write_order, ChangeToWrite, Found, OrderToWrite};
 use crate::{on_pool, OutboxMessage, Store, StoreError, StoreResult};
 use screenhub_core::DeliveryId;
 
@@ -22,6 +22,7 @@ pub(crate) const QUEUE: usize = 4 * 1024;
 pub(crate) enum Job {
     Order(OrderToWrite),
     Attempt(AttemptToWrite),
+    Change(ChangeToWrite),
     Claim(Claim),
 }
 
@@ -29,6 +30,8 @@ pub(crate) enum Job {
 pub(crate) enum Done {
     Order(Found),
     Attempt(Recorded),
+    /// The changed order, or why it could not change.
+    Change(StoreResult<crate::Order>),
     Claim(Vec<DeliveryRow>),
 }
 
@@ -109,6 +112,9 @@ impl Store {
                         Done::Order(write_order!(tx, self, item, endpoints, active))
                     }
                     Job::Attempt(item) => Done::Attempt(write_attempt!(tx, self, item, endpoints)),
+                    Job::Change(item) => {
+                        Done::Change(change_order!(tx, self, item, endpoints, active))
+                    }
                     Job::Claim(_) => Done::Claim(Vec::new()),
                 });
             }

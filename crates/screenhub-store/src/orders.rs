@@ -4,10 +4,8 @@
 use screenhub_core::clock::Millis;
 use screenhub_core::event::EventType;
 use screenhub_core::order::{self, Actor, Change, OrderStatus, Outcome};
-use screenhub_core::{AccountId, DeliveryId, OrderId};
+use screenhub_core::{AccountId, OrderId};
 
-use crate::endpoints::parse_events;
-use crate::events::insert_event;
 use crate::group_commit::{Done, Job};
 use crate::{
     on_pool, BackendKind, CreatedOrder, NewOrder, Order, OrderFilter, OutboxMessage, Store,
@@ -108,7 +106,7 @@ macro_rules! write_outbox {
 }
 pub(crate) use write_outbox;
 
-fn event_for(change: &Change) -> (EventType, serde_json::Value) {
+pub(crate) fn event_for(change: &Change) -> (EventType, serde_json::Value) {
     use serde_json::json;
     match change {
         Change::Progress { label, eta_minutes } => (
@@ -219,10 +217,7 @@ macro_rules! write_order {
                 item.messages.iter().cloned(),
                 $endpoints
             );
-            match $active.iter_mut().find(|(a, _): &&mut (String, i64)| a.as_str() == order.account_id.as_str()) {
-                Some((_, at)) => *at = (*at).max(now),
-                None => $active.push((order.account_id.as_str().to_owned(), now)),
-            }
+            $crate::orders::note_active(&mut $active, order.account_id.as_str(), now);
             None
         }
     }};
@@ -231,6 +226,113 @@ pub(crate) use write_order;
 
 pub(crate) fn find_live_sql() -> String {
     format!("{ORDER_SELECT} WHERE account_id = $1 AND application_ats_id = $2 AND package_id = $3 AND {LIVE}")
+}
+
+/// A change to an order, with what it should announce.
+pub(crate) struct ChangeToWrite {
+    pub(crate) key: String,
+    pub(crate) account: Option<AccountId>,
+    pub(crate) change: Change,
+    pub(crate) now: Millis,
+    /// Builds the outbox from the changed order (called again if the batch is
+    /// retried job by job, hence `Fn`).
+    #[allow(clippy::type_complexity)]
+    pub(crate) outbox: Box<dyn Fn(&Order) -> Vec<OutboxMessage> + Send + Sync>,
+}
+
+/// Apply one change (`$job`) inside the batch transaction `$tx`. Evaluates to
+/// the changed order, or why it could not change (which writes nothing and
+/// leaves the rest of the batch alone); database errors fail the batch.
+macro_rules! change_order {
+    ($tx:ident, $store:expr, $job:expr, $endpoints:ident, $active:ident) => {{
+        let job: &$crate::orders::ChangeToWrite = $job;
+        let now = job.now;
+        let row: Option<$crate::orders::OrderRow> = sqlx::query_as(&$crate::orders::change_select_sql($store.kind()))
+            .bind(&job.key)
+            .fetch_optional(&mut *$tx)
+            .await?;
+        match $crate::orders::changed(&$store, row, job) {
+            Err(refused) => Err(refused),
+            Ok((order, before)) => {
+                sqlx::query(
+                    "UPDATE orders SET status = $1, outcome = $2, progress_label = $3, eta_minutes = $4, result = $5, \
+                     cancel_reason = $6, cancelled_by = $7, failure_reason = $8, last_ats_timestamp = $9, \
+                     updated_at = $10, terminal_at = $11 WHERE id = $12 AND status = $13",
+                )
+                .bind(order.status.as_str())
+                .bind(order.outcome.map(screenhub_core::order::Outcome::as_str))
+                .bind(&order.progress_label)
+                .bind(order.eta_minutes)
+                .bind(order.result.as_ref().map(|r| serde_json::to_string(r).expect("results serialise")))
+                .bind(&order.cancel_reason)
+                .bind(order.cancelled_by.map(screenhub_core::order::Actor::as_str))
+                .bind(&order.failure_reason)
+                .bind(order.last_ats_timestamp)
+                .bind(now)
+                .bind(order.terminal_at)
+                .bind(&job.key)
+                .bind(before.as_str())
+                .execute(&mut *$tx)
+                .await?;
+                let (event_type, data) = $crate::orders::event_for(&job.change);
+                $crate::events::insert_event!(
+                    $tx,
+                    event_type,
+                    Some(order.account_id.as_str()),
+                    Some(job.key.as_str()),
+                    &data,
+                    now
+                );
+                $crate::orders::write_outbox!(
+                    $tx,
+                    $store,
+                    now,
+                    Some(order.account_id.as_str()),
+                    Some(job.key.as_str()),
+                    (job.outbox)(&order),
+                    $endpoints
+                );
+                $crate::orders::note_active(&mut $active, order.account_id.as_str(), now);
+                Ok(order)
+            }
+        }
+    }};
+}
+pub(crate) use change_order;
+
+/// The order read for a change; locked on PostgreSQL so concurrent changes
+/// to one order queue instead of racing.
+pub(crate) fn change_select_sql(kind: BackendKind) -> String {
+    let lock = if kind == BackendKind::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    format!("{ORDER_SELECT} WHERE id = $1{lock}")
+}
+
+/// The order after `job`'s change, and its status before; or why it cannot change.
+pub(crate) fn changed(
+    store: &Store,
+    row: Option<OrderRow>,
+    job: &ChangeToWrite,
+) -> StoreResult<(Order, OrderStatus)> {
+    let mut order = store.order_from_row(row.ok_or(StoreError::NotFound)?)?;
+    if job.account.as_ref().is_some_and(|a| *a != order.account_id) {
+        return Err(StoreError::NotFound);
+    }
+    let before = order.status;
+    order::transition(before, &job.change)?;
+    apply(&mut order, job.change.clone(), job.now);
+    Ok((order, before))
+}
+
+/// Remember that `account` was active at `now` (written once per batch).
+pub(crate) fn note_active(active: &mut Vec<(String, i64)>, account: &str, now: Millis) {
+    match active.iter_mut().find(|(a, _)| a == account) {
+        Some((_, at)) => *at = (*at).max(now),
+        None => active.push((account.to_owned(), now)),
+    }
 }
 
 /// A start, ready to be written (PII sealed, messages built).
@@ -375,78 +477,19 @@ impl Store {
         outbox: F,
     ) -> StoreResult<Order>
     where
-        F: FnOnce(&Order) -> Vec<OutboxMessage>,
+        F: Fn(&Order) -> Vec<OutboxMessage> + Send + Sync + 'static,
     {
-        let lock = if self.kind() == BackendKind::Postgres {
-            " FOR UPDATE"
-        } else {
-            ""
+        let job = ChangeToWrite {
+            key: id.to_string(),
+            account: account.cloned(),
+            change,
+            now,
+            outbox: Box::new(outbox),
         };
-        let select = format!("{ORDER_SELECT} WHERE id = $1{lock}");
-        let key = id.to_string();
-        let (event_type, data) = event_for(&change);
-        on_pool!(self, write, |pool| {
-            let mut tx = pool.begin().await?;
-            let row: Option<OrderRow> = sqlx::query_as(&select)
-                .bind(&key)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let mut order = match row {
-                Some(row) => self.order_from_row(row)?,
-                None => return Err(StoreError::NotFound),
-            };
-            if account.is_some_and(|a| *a != order.account_id) {
-                return Err(StoreError::NotFound);
-            }
-            let before = order.status;
-            order::transition(before, &change)?;
-            apply(&mut order, change, now);
-            sqlx::query(
-                "UPDATE orders SET status = $1, outcome = $2, progress_label = $3, eta_minutes = $4, result = $5, \
-                 cancel_reason = $6, cancelled_by = $7, failure_reason = $8, last_ats_timestamp = $9, \
-                 updated_at = $10, terminal_at = $11 WHERE id = $12 AND status = $13",
-            )
-            .bind(order.status.as_str())
-            .bind(order.outcome.map(Outcome::as_str))
-            .bind(&order.progress_label)
-            .bind(order.eta_minutes)
-            .bind(order.result.as_ref().map(|r| serde_json::to_string(r).expect("results serialise")))
-            .bind(&order.cancel_reason)
-            .bind(order.cancelled_by.map(Actor::as_str))
-            .bind(&order.failure_reason)
-            .bind(order.last_ats_timestamp)
-            .bind(now)
-            .bind(order.terminal_at)
-            .bind(&key)
-            .bind(before.as_str())
-            .execute(&mut *tx)
-            .await?;
-            insert_event!(
-                tx,
-                event_type,
-                Some(order.account_id.as_str()),
-                Some(key.as_str()),
-                &data,
-                now
-            );
-            write_outbox!(
-                tx,
-                self,
-                now,
-                Some(order.account_id.as_str()),
-                Some(key.as_str()),
-                outbox(&order)
-            );
-            // At most once a minute: every order of an account would otherwise
-            // queue on this one row's lock until the previous one commits.
-            sqlx::query(ACCOUNT_ACTIVITY)
-                .bind(now)
-                .bind(order.account_id.as_str())
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok(order)
-        })
+        match self.submit(Job::Change(job)).await? {
+            (_, Done::Change(outcome)) => outcome,
+            _ => unreachable!("the writer answers a job with its own kind"),
+        }
     }
 
     /// An order by id, optionally only if it belongs to `account`.

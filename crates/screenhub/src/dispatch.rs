@@ -97,7 +97,16 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
                 }
             }
         }
-        let wait = match state.store.next_wakeup_after(now).await {
+        // While attempts are in flight (each wakes the worker when it ends),
+        // only retries falling due need watching: one index probe. The full
+        // look-ahead also finds leases expiring, but reads every pending
+        // delivery, and ran after nearly every claim under load.
+        let lookahead = if in_flight.is_empty() {
+            state.store.next_wakeup_after(now).await
+        } else {
+            state.store.next_retry_after(now).await
+        };
+        let wait = match lookahead {
             Ok(Some(at)) => Duration::from_millis((at - now).max(1) as u64).min(SAFETY_POLL),
             Ok(None) => SAFETY_POLL,
             Err(e) => {
@@ -255,7 +264,11 @@ pub async fn attempt(
         .record_attempt(delivery, &state.node_id, &record, &result, now, announce)
         .await
     {
-        Ok(Recorded::Done) => {}
+        Ok(Recorded::Done) => {
+            // The record may unblock the next update of this order (per-order
+            // FIFO): wake the worker again, now that it is committed.
+            state.wake_dispatcher();
+        }
         Ok(Recorded::LeaseLost) => {
             metrics::counter!(crate::metrics::LEASE_TAKEOVERS).increment(1);
             tracing::warn!(delivery_id = %delivery.id, "lease was taken over while attempting; the other worker's result stands")

@@ -245,7 +245,7 @@ pub async fn cancel_from_ats(
     };
     let result = state
         .store
-        .apply_change(&id, Some(&account.id), change, now, |order| {
+        .apply_change(&id, Some(&account.id), change, now, move |order| {
             vec![order_webhook(EventType::OrderCancelled, order, now)]
         })
         .await;
@@ -297,7 +297,7 @@ pub async fn vendor_change(
     let cancelled = matches!(change, Change::Cancel { .. });
     let order = state
         .store
-        .apply_change(id, None, change, now, |order| {
+        .apply_change(id, None, change, now, move |order| {
             let mut out: Vec<OutboxMessage> = ats_outbox(order).into_iter().collect();
             if cancelled {
                 out.push(order_webhook(EventType::OrderCancelled, order, now));

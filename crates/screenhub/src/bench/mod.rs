@@ -5,6 +5,7 @@
 //! reports throughput, latencies end to end, deliveries and the hub's peak RSS.
 
 mod baseline;
+mod drain;
 mod peers;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -61,6 +62,11 @@ pub struct BenchArgs {
     /// Also measure the bare axum + sqlx + SQLite baseline (per-request and group commit).
     #[arg(long)]
     pub baseline: bool,
+    /// Measure delivery throughput alone instead: queue this many webhooks with
+    /// the delivery worker off, then time how fast the worker drains them
+    /// (in-process hub only).
+    #[arg(long, value_name = "WEBHOOKS", conflicts_with_all = ["target", "status", "result"])]
+    pub drain: Option<u64>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -385,6 +391,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.rate.is_some_and(|r| r <= 0.0) {
         bail!("--rate must be positive");
     }
+    // Quiet by default (the progress lines are the output); RUST_LOG opts in,
+    // e.g. RUST_LOG=sqlx::query=debug to time every statement.
+    if std::env::var_os("RUST_LOG").is_some() {
+        crate::app::init_tracing(crate::config::LogFormat::Text);
+    }
     let mut baseline = Vec::new();
     if args.baseline {
         for (name, commit) in [
@@ -437,7 +448,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             }
             let database = crate::app::redact(&config.database_url());
             let listener = TcpListener::bind("127.0.0.1:0").await?;
-            let hub = Hub::start(config, listener, Roles::default()).await?;
+            // Draining measures the worker alone: it starts once the outbox is full.
+            let roles = Roles {
+                api: true,
+                worker: args.drain.is_none(),
+            };
+            let hub = Hub::start(config, listener, roles).await?;
             let (_, key) = hub
                 .state
                 .store
@@ -516,6 +532,45 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     tokio::spawn(async move { axum::serve(listener, receiver).await });
 
     let start_url = format!("{hub_url}/ats/ashby/assessment.start");
+    if let (Some(count), Some(in_process)) = (args.drain, hub.as_ref()) {
+        let (http, url, run) = (client(&args), start_url.clone(), run_id.clone());
+        let report = drain::run(
+            &in_process.state,
+            &tracker,
+            count,
+            args.concurrency,
+            move |n| {
+                let request = http
+                    .post(&url)
+                    .basic_auth(&token, Some(""))
+                    .header("content-type", "application/json")
+                    .body(start_body(&run, &type_id, n));
+                async move {
+                    let response = request.send().await?;
+                    anyhow::ensure!(
+                        response.status().is_success(),
+                        "a start failed: HTTP {}",
+                        response.status()
+                    );
+                    Ok(())
+                }
+            },
+        )
+        .await;
+        if let Some(hub) = hub {
+            hub.stop().await?;
+        }
+        let report = report?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            println!(
+                "\nscreenhub bench --drain: {} webhooks delivered in {:.2} s = {:.0} deliveries/s (delivery_concurrency {}, {database})",
+                report.deliveries, report.seconds, report.deliveries_per_sec, report.delivery_concurrency
+            );
+        }
+        return Ok(());
+    }
     let load_http = client(&args);
     let load_tracker = tracker.clone();
     let body_run = run_id.clone();
