@@ -1,7 +1,14 @@
 //! Standard Webhooks signing. During a secret rotation's grace period a webhook
 //! carries two signatures, so receivers verify with either secret.
 
+use http::HeaderMap;
 use screenhub_store::EndpointSecrets;
+use standardwebhooks::{Webhook, WebhookError};
+
+/// Verify a webhook as a receiver does (the reference vendor, the tests).
+pub fn verify(webhook: &Webhook, body: &[u8], headers: &HeaderMap) -> Result<(), WebhookError> {
+    webhook.verify(body, headers)
+}
 
 pub fn sign(
     secrets: &EndpointSecrets,

@@ -310,10 +310,12 @@ async fn receive(
     }
     let secret = state.secret.lock().unwrap().clone();
     let verified = match secret {
-        Some(secret) => standardwebhooks::Webhook::new(&secret)
-            .unwrap()
-            .verify(&body, &headers)
-            .is_ok(),
+        Some(secret) => screenhub::webhooks::verify(
+            &standardwebhooks::Webhook::new(&secret).unwrap(),
+            &body,
+            &headers,
+        )
+        .is_ok(),
         None => false,
     };
     if !verified {

@@ -63,7 +63,9 @@ pub struct PackageList {
     pub data: Vec<PackageView>,
 }
 
-async fn validate(state: &AppState, body: PackageBody) -> Result<PackageInput, ApiError> {
+/// A package as the vendor described it, checked; whether its `account_ids`
+/// exist is for the caller to check against the store.
+pub fn validate_package(body: PackageBody) -> Result<PackageInput, ApiError> {
     validate_slug(&body.id).map_err(ApiError::validation)?;
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 200 {
@@ -84,15 +86,6 @@ async fn validate(state: &AppState, body: PackageBody) -> Result<PackageInput, A
             "screenings must be at most 100 non-empty names of up to 200 characters",
         ));
     }
-    if let Some(ids) = &body.account_ids {
-        for id in ids {
-            if state.store.get_account(id).await?.is_none() {
-                return Err(ApiError::validation(format!(
-                    "account_ids: there is no account {id}"
-                )));
-            }
-        }
-    }
     Ok(PackageInput {
         id: body.id,
         kind: body.kind,
@@ -106,6 +99,53 @@ async fn validate(state: &AppState, body: PackageBody) -> Result<PackageInput, A
         account_ids: body.account_ids,
         active: body.active,
     })
+}
+
+/// The whole set for `PUT /v1/packages`: each valid, no id twice.
+pub fn validate_package_set(body: Vec<PackageBody>) -> Result<Vec<PackageInput>, ApiError> {
+    if body.len() > 500 {
+        return Err(ApiError::validation("at most 500 packages"));
+    }
+    let mut inputs: Vec<PackageInput> = Vec::with_capacity(body.len());
+    for (i, p) in body.into_iter().enumerate() {
+        let input = validate_package(p)
+            .map_err(|e| ApiError::validation(format!("[{i}]: {}", e.message)))?;
+        if inputs.iter().any(|other| other.id == input.id) {
+            return Err(ApiError::validation(format!(
+                "[{i}]: package id `{}` appears twice",
+                input.id
+            )));
+        }
+        inputs.push(input);
+    }
+    Ok(inputs)
+}
+
+impl PackagePatch {
+    /// The package as it will be once patched.
+    pub fn apply_to(self, current: PackageBody) -> PackageBody {
+        PackageBody {
+            id: current.id,
+            kind: self.kind.unwrap_or(current.kind),
+            name: self.name.unwrap_or(current.name),
+            description: self.description.unwrap_or(current.description),
+            screenings: self.screenings.unwrap_or(current.screenings),
+            account_ids: self.account_ids.unwrap_or(current.account_ids),
+            active: self.active.unwrap_or(current.active),
+        }
+    }
+}
+
+/// Every account a package is limited to must exist.
+async fn check_accounts_exist(state: &AppState, input: &PackageInput) -> Result<(), ApiError> {
+    for id in input.account_ids.iter().flatten() {
+        if state.store.get_account(id).await?.is_none() {
+            return Err(ApiError::validation(format!(
+                "account_ids: there is no account {id}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[utoipa::path(get, path = "/v1/packages", tag = "packages", responses((status = 200, body = PackageList)))]
@@ -127,24 +167,11 @@ async fn replace_packages(
     _key: VendorKey,
     ApiJson(body): ApiJson<Vec<PackageBody>>,
 ) -> ApiResult<Json<PackageList>> {
-    if body.len() > 500 {
-        return Err(ApiError::validation("at most 500 packages"));
-    }
-    let mut inputs = Vec::with_capacity(body.len());
-    for (i, p) in body.into_iter().enumerate() {
-        let input = validate(&state, p)
+    let inputs = validate_package_set(body)?;
+    for (i, input) in inputs.iter().enumerate() {
+        check_accounts_exist(&state, input)
             .await
             .map_err(|e| ApiError::validation(format!("[{i}]: {}", e.message)))?;
-        if inputs
-            .iter()
-            .any(|other: &PackageInput| other.id == input.id)
-        {
-            return Err(ApiError::validation(format!(
-                "[{i}]: package id `{}` appears twice",
-                input.id
-            )));
-        }
-        inputs.push(input);
     }
     let packages = state.store.replace_packages(&inputs, state.now()).await?;
     Ok(Json(PackageList {
@@ -159,7 +186,8 @@ async fn create_package(
     _key: VendorKey,
     ApiJson(body): ApiJson<PackageBody>,
 ) -> ApiResult<(StatusCode, Json<PackageView>)> {
-    let input = validate(&state, body).await?;
+    let input = validate_package(body)?;
+    check_accounts_exist(&state, &input).await?;
     let package = state.store.create_package(&input, state.now()).await?;
     Ok((StatusCode::CREATED, Json(PackageView::from(&package))))
 }
@@ -191,16 +219,16 @@ async fn update_package(
     ApiJson(patch): ApiJson<PackagePatch>,
 ) -> ApiResult<Json<PackageView>> {
     let current = find(&state, &id).await?;
-    let merged = PackageBody {
+    let input = validate_package(patch.apply_to(PackageBody {
         id: current.id,
-        kind: patch.kind.unwrap_or(current.kind),
-        name: patch.name.unwrap_or(current.name),
-        description: patch.description.unwrap_or(current.description),
-        screenings: patch.screenings.unwrap_or(current.screenings),
-        account_ids: patch.account_ids.unwrap_or(current.account_ids),
-        active: patch.active.unwrap_or(current.active),
-    };
-    let input = validate(&state, merged).await?;
+        kind: current.kind,
+        name: current.name,
+        description: current.description,
+        screenings: current.screenings,
+        account_ids: current.account_ids,
+        active: current.active,
+    }))?;
+    check_accounts_exist(&state, &input).await?;
     let package = state.store.update_package(&input, state.now()).await?;
     Ok(Json(PackageView::from(&package)))
 }

@@ -11,6 +11,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{path_id, ApiJson, OptionalJson, VendorKey};
+use crate::outbound::OutboundPolicy;
 use crate::state::AppState;
 use crate::views::{EndpointView, EndpointWithSecret};
 
@@ -52,6 +53,13 @@ pub struct RotateSecret {
     pub grace_period_seconds: Option<u64>,
 }
 
+impl RotateSecret {
+    /// Both secrets sign for this long (at most 7 days).
+    pub fn grace_secs(&self) -> Result<Option<u64>, ApiError> {
+        super::grace_period(self.grace_period_seconds, 7 * 24 * 3600, "7 days")
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EndpointList {
     pub data: Vec<EndpointView>,
@@ -63,16 +71,16 @@ pub struct NewSecret {
     pub secret: String,
 }
 
-fn validate_url(state: &AppState, url: &str) -> Result<String, ApiError> {
+/// An http(s) URL the outbound policy lets the hub call.
+pub fn validate_url(policy: &OutboundPolicy, url: &str) -> Result<String, ApiError> {
     let url = url.trim();
-    state
-        .policy
+    policy
         .check_url(url)
         .map_err(|e| ApiError::validation(format!("url: {e}")))?;
     Ok(url.to_owned())
 }
 
-fn validate_events(events: &[String]) -> Result<Vec<EventType>, ApiError> {
+pub fn validate_events(events: &[String]) -> Result<Vec<EventType>, ApiError> {
     if events.is_empty() {
         return Err(ApiError::validation(
             "events must name at least one event type (or be left out for all)",
@@ -101,7 +109,7 @@ async fn create_endpoint(
     _key: VendorKey,
     ApiJson(body): ApiJson<CreateEndpoint>,
 ) -> ApiResult<(StatusCode, Json<EndpointWithSecret>)> {
-    let url = validate_url(&state, &body.url)?;
+    let url = validate_url(&state.policy, &body.url)?;
     let events = body.events.as_deref().map(validate_events).transpose()?;
     let (endpoint, secret) = state
         .store
@@ -163,7 +171,7 @@ async fn update_endpoint(
     let url = body
         .url
         .as_deref()
-        .map(|u| validate_url(&state, u))
+        .map(|u| validate_url(&state.policy, u))
         .transpose()?;
     let events = match &body.events {
         Some(Some(e)) => Some(Some(validate_events(e)?)),
@@ -207,12 +215,7 @@ async fn rotate_secret(
     OptionalJson(body): OptionalJson<RotateSecret>,
 ) -> ApiResult<Json<NewSecret>> {
     let endpoint = find(&state, &id).await?;
-    let grace = body.grace_period_seconds.filter(|g| *g > 0);
-    if grace.is_some_and(|g| g > 7 * 24 * 3600) {
-        return Err(ApiError::validation(
-            "grace_period_seconds may be at most 604800 (7 days)",
-        ));
-    }
+    let grace = body.grace_secs()?;
     let now = state.now();
     let secret = state
         .store
