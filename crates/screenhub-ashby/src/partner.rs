@@ -362,6 +362,11 @@ fn parse_json<T: serde::de::DeserializeOwned>(
     body: &[u8],
     is_email: impl Fn(&str) -> bool,
 ) -> Result<T, StartRejection> {
+    // JSON is UTF-8. serde skips unknown fields without checking their bytes,
+    // and the hub keeps the whole body, so check all of it here.
+    if std::str::from_utf8(body).is_err() {
+        return Err(StartRejection::unreadable("it isn't valid JSON"));
+    }
     if exceeds_depth(body, MAX_JSON_DEPTH) {
         return Err(StartRejection::unreadable(&format!(
             "its data is nested more than {MAX_JSON_DEPTH} levels deep"
@@ -757,6 +762,20 @@ mod tests {
             "{}",
             err.message
         );
+    }
+
+    /// Found by fuzzing (fuzz/regressions/partner_request): bytes that are not
+    /// UTF-8 in a field the hub does not read passed, and the order then kept
+    /// no copy of Ashby's request.
+    #[test]
+    fn bytes_that_are_not_utf8_are_refused_even_in_unread_fields() {
+        let mut body = serde_json::to_vec(&full_request()).unwrap();
+        body.pop(); // the closing brace
+        body.extend_from_slice(b", \"unknown\": \"ro\xe2e\"}");
+        let err = parse_start_request(&body).unwrap_err();
+        assert!(err.message.contains("isn't valid JSON"), "{}", err.message);
+        let err = parse_cancel_request(b"{\"assessment_id\": \"a\", \"x\": \"\xff\"}").unwrap_err();
+        assert!(err.message.contains("isn't valid JSON"), "{}", err.message);
     }
 
     #[test]

@@ -10,12 +10,21 @@ pub fn verify(webhook: &Webhook, body: &[u8], headers: &HeaderMap) -> Result<(),
     webhook.verify(body, headers)
 }
 
+/// The `webhook-signature` header for a message. Refuses a message id that
+/// receivers could not read back from the `webhook-id` header (HTTP header
+/// values are read as visible ASCII), as its signature could never verify.
 pub fn sign(
     secrets: &EndpointSecrets,
     msg_id: &str,
     timestamp: i64,
     body: &[u8],
 ) -> Result<String, standardwebhooks::WebhookError> {
+    if !msg_id
+        .bytes()
+        .all(|b| (b' '..=b'~').contains(&b) || b == b'\t')
+    {
+        return Err(WebhookError::InvalidHeader("id"));
+    }
     let mut signature =
         standardwebhooks::Webhook::new(&secrets.current)?.sign(msg_id, timestamp, body)?;
     if let Some(previous) = &secrets.previous {
@@ -45,7 +54,7 @@ mod tests {
             b"{}",
         )
         .unwrap();
-        let mut headers = http::HeaderMap::new();
+        let mut headers = HeaderMap::new();
         headers.insert("webhook-id", "dlv_1".parse().unwrap());
         headers.insert("webhook-timestamp", ts.to_string().parse().unwrap());
         headers.insert("webhook-signature", sig.parse().unwrap());
@@ -60,5 +69,21 @@ mod tests {
             .unwrap()
             .verify(b"{}", &headers)
             .is_err());
+    }
+
+    /// Found by fuzzing (fuzz/regressions/webhook_signature): a message id
+    /// outside visible ASCII was signed, and no receiver could verify it.
+    #[test]
+    fn an_id_receivers_cannot_read_is_not_signed() {
+        let secrets = EndpointSecrets {
+            current: screenhub_core::secret::generate_webhook_secret(),
+            previous: None,
+        };
+        for id in ["\u{6a9}", "é", "dlv\n1", "dlv\u{7f}"] {
+            assert!(sign(&secrets, id, 1_700_000_000, b"{}").is_err(), "{id:?}");
+        }
+        for id in ["dlv_01J0", "dlv 1", "dlv\t1", ""] {
+            assert!(sign(&secrets, id, 1_700_000_000, b"{}").is_ok(), "{id:?}");
+        }
     }
 }
