@@ -5,8 +5,29 @@ use http::HeaderMap;
 use screenhub_store::EndpointSecrets;
 use standardwebhooks::{Webhook, WebhookError};
 
+/// How far `webhook-timestamp` may be from now: Standard Webhooks' 5 minutes.
+const TOLERANCE_SECS: i64 = 5 * 60;
+
 /// Verify a webhook as a receiver does (the reference vendor, the tests).
+///
+/// A timestamp far outside the tolerance is refused here first: the library
+/// subtracts it from now unchecked, which panics (debug builds) or wraps
+/// (release) for one near `i64::MIN`. Found by fuzzing.
 pub fn verify(webhook: &Webhook, body: &[u8], headers: &HeaderMap) -> Result<(), WebhookError> {
+    let timestamp = headers
+        .get(standardwebhooks::HEADER_WEBHOOK_TIMESTAMP)
+        .ok_or(WebhookError::MissingHeader("timestamp"))?
+        .to_str()
+        .map_err(|_| WebhookError::InvalidHeader("timestamp"))?
+        .parse::<i64>()
+        .map_err(|_| WebhookError::InvalidTimestamp)?;
+    let now = chrono::Utc::now().timestamp();
+    if timestamp < now - TOLERANCE_SECS {
+        return Err(WebhookError::TimestampTooOldError);
+    }
+    if timestamp > now + TOLERANCE_SECS {
+        return Err(WebhookError::FutureTimestampError);
+    }
     webhook.verify(body, headers)
 }
 
@@ -69,6 +90,21 @@ mod tests {
             .unwrap()
             .verify(b"{}", &headers)
             .is_err());
+    }
+
+    /// Found by fuzzing (fuzz/regressions/webhook_signature): a timestamp
+    /// near `i64::MIN` made verification panic on an overflow.
+    #[test]
+    fn absurd_timestamps_are_refused_without_panicking() {
+        let secret = screenhub_core::secret::generate_webhook_secret();
+        let webhook = Webhook::new(&secret).unwrap();
+        for ts in [i64::MIN, i64::MIN + 1_000_000_000, -1, 0, i64::MAX] {
+            let mut headers = HeaderMap::new();
+            headers.insert("webhook-id", "dlv_1".parse().unwrap());
+            headers.insert("webhook-timestamp", ts.into());
+            headers.insert("webhook-signature", "v1,AAAA".parse().unwrap());
+            assert!(verify(&webhook, b"{}", &headers).is_err(), "{ts}");
+        }
     }
 
     /// Found by fuzzing (fuzz/regressions/webhook_signature): a message id
