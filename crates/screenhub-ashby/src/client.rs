@@ -150,10 +150,7 @@ impl AshbyClient {
         base_url: &str,
         api_key: &str,
     ) -> Result<ApiKeyInfo, AshbyError> {
-        let answer = match self
-            .post(base_url, api_key, "apiKey.info", &serde_json::json!({}))
-            .await
-        {
+        let answer = match self.post(base_url, api_key, "apiKey.info", "{}").await {
             Ok(answer) => answer,
             Err(e) if e.timeout => return Err(AshbyError::Timeout),
             Err(e) => return Err(AshbyError::Unreachable(e.message)),
@@ -202,7 +199,8 @@ impl AshbyClient {
         api_key: &str,
         update: &AssessmentUpdate,
     ) -> AttemptOutcome {
-        self.call(base_url, api_key, "assessment.update", &update.to_json())
+        let body = serde_json::to_string(update).expect("an update always serialises");
+        self.call(base_url, api_key, "assessment.update", &body)
             .await
     }
 
@@ -213,7 +211,7 @@ impl AshbyClient {
         base_url: &str,
         api_key: &str,
         method: &str,
-        body: &Value,
+        body: &str,
     ) -> AttemptOutcome {
         match self.post(base_url, api_key, method, body).await {
             Ok(answer) => judge(answer),
@@ -240,7 +238,7 @@ impl AshbyClient {
         base_url: &str,
         api_key: &str,
         method: &str,
-        body: &Value,
+        body: &str,
     ) -> Result<Answer, NoAnswer> {
         let url = format!("{}/{method}", base_url.trim_end_matches('/'));
         let started = Instant::now();
@@ -263,7 +261,7 @@ impl AshbyClient {
             .header(ACCEPT, ACCEPT_VERSION_1)
             .header(CONTENT_TYPE, "application/json")
             .header(USER_AGENT, &self.user_agent)
-            .body(body.to_string())
+            .body(body.to_owned())
             .send()
             .await
             .map_err(|e| fail(e, started))?;

@@ -34,10 +34,22 @@ pub enum EventType {
     AccountUpdated,
     #[serde(rename = "account.token_rotated")]
     AccountTokenRotated,
+    /// Updates to the account's ATS have kept failing.
+    #[serde(rename = "account.ats_failing")]
+    AccountAtsFailing,
+    /// Updates to the account's ATS succeed again.
+    #[serde(rename = "account.ats_recovered")]
+    AccountAtsRecovered,
+    /// Deliveries to a webhook endpoint have kept failing.
+    #[serde(rename = "endpoint.failing")]
+    EndpointFailing,
+    /// Deliveries to a webhook endpoint succeed again.
+    #[serde(rename = "endpoint.recovered")]
+    EndpointRecovered,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 13] = [
+    pub const ALL: [EventType; 17] = [
         Self::OrderCreated,
         Self::OrderInProgress,
         Self::OrderCompleted,
@@ -51,16 +63,24 @@ impl EventType {
         Self::AccountError,
         Self::AccountUpdated,
         Self::AccountTokenRotated,
+        Self::AccountAtsFailing,
+        Self::AccountAtsRecovered,
+        Self::EndpointFailing,
+        Self::EndpointRecovered,
     ];
 
     /// Event types a vendor may subscribe a webhook endpoint to.
-    pub const WEBHOOK: [EventType; 6] = [
+    pub const WEBHOOK: [EventType; 10] = [
         Self::OrderCreated,
         Self::OrderCancelled,
         Self::DeliveryExhausted,
         Self::AccountConnected,
         Self::AccountError,
         Self::DeliveryFailed,
+        Self::AccountAtsFailing,
+        Self::AccountAtsRecovered,
+        Self::EndpointFailing,
+        Self::EndpointRecovered,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -78,6 +98,10 @@ impl EventType {
             Self::AccountError => "account.error",
             Self::AccountUpdated => "account.updated",
             Self::AccountTokenRotated => "account.token_rotated",
+            Self::AccountAtsFailing => "account.ats_failing",
+            Self::AccountAtsRecovered => "account.ats_recovered",
+            Self::EndpointFailing => "endpoint.failing",
+            Self::EndpointRecovered => "endpoint.recovered",
         }
     }
 

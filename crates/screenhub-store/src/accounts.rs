@@ -5,7 +5,9 @@ use screenhub_core::event::EventType;
 use screenhub_core::secret::{self, TRIGGER_TOKEN_PREFIX};
 use screenhub_core::{clock::Millis, AccountId};
 
+use crate::cache::TokenHolder;
 use crate::events::insert_event;
+use crate::health::health_from_row;
 use crate::{on_pool, Account, AccountPatch, NewAccount, Store, StoreError, StoreResult};
 
 #[derive(sqlx::FromRow)]
@@ -24,12 +26,17 @@ struct AccountRow {
     created_at: i64,
     updated_at: i64,
     last_activity_at: Option<i64>,
+    delivery_failures: i64,
+    failing_since: Option<i64>,
+    last_delivery_error: Option<String>,
+    flagged_at: Option<i64>,
 }
 
 pub(crate) const ACCOUNT_SELECT: &str =
     "SELECT id, name, ats, environment, status, status_reason, \
     disabled_at, ats_api_base_url, (ats_api_key_enc IS NOT NULL) AS has_key, ats_key_title, \
-    token_prefix, created_at, updated_at, last_activity_at FROM accounts";
+    token_prefix, created_at, updated_at, last_activity_at, \
+    delivery_failures, failing_since, last_delivery_error, flagged_at FROM accounts";
 
 impl TryFrom<AccountRow> for Account {
     type Error = StoreError;
@@ -51,6 +58,12 @@ impl TryFrom<AccountRow> for Account {
             created_at: r.created_at,
             updated_at: r.updated_at,
             last_activity_at: r.last_activity_at,
+            ats_health: health_from_row((
+                r.delivery_failures,
+                r.failing_since,
+                r.last_delivery_error,
+                r.flagged_at,
+            )),
         })
     }
 }
@@ -123,6 +136,7 @@ impl Store {
             );
             tx.commit().await?;
         });
+        self.cache.invalidate();
         let account = self.get_account(&id).await?.ok_or(StoreError::NotFound)?;
         Ok((account, token))
     }
@@ -163,9 +177,15 @@ impl Store {
         now: Millis,
     ) -> StoreResult<Option<Account>> {
         let hash = secret::hash_token(token);
-        let sql = "SELECT t.token_hash, t.account_id FROM account_tokens t \
+        if let Some(hit) = self.cache.tokens.get(&hash) {
+            if hit.token_expires_at.is_none_or(|at| at > now) {
+                return Ok(Some(hit.account));
+            }
+        }
+        let read_at = self.cache.generation();
+        let sql = "SELECT t.token_hash, t.account_id, t.expires_at FROM account_tokens t \
                    WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2)";
-        let row: Option<(Vec<u8>, String)> = on_pool!(self, read, |pool| {
+        let row: Option<(Vec<u8>, String, Option<i64>)> = on_pool!(self, read, |pool| {
             sqlx::query_as(sql)
                 .bind(hash.to_vec())
                 .bind(now)
@@ -173,9 +193,19 @@ impl Store {
                 .await?
         });
         match row {
-            Some((stored, account_id)) if secret::hashes_equal(&stored, &hash) => {
+            Some((stored, account_id, token_expires_at))
+                if secret::hashes_equal(&stored, &hash) =>
+            {
                 let id: AccountId = account_id.parse().map_err(StoreError::corrupt)?;
-                self.get_account(&id).await
+                let account = self.get_account(&id).await?;
+                if let Some(account) = &account {
+                    let holder = TokenHolder {
+                        account: account.clone(),
+                        token_expires_at,
+                    };
+                    self.cache.put(&self.cache.tokens, read_at, hash, holder);
+                }
+                Ok(account)
             }
             _ => Ok(None),
         }
@@ -219,6 +249,7 @@ impl Store {
             );
             tx.commit().await?;
         });
+        self.cache.invalidate();
         self.get_account(id).await?.ok_or(StoreError::NotFound)
     }
 
@@ -278,6 +309,7 @@ impl Store {
             );
             tx.commit().await?;
         });
+        self.cache.invalidate();
         let account = self.get_account(id).await?.ok_or(StoreError::NotFound)?;
         Ok((account, token))
     }
@@ -330,6 +362,7 @@ impl Store {
             );
             tx.commit().await?;
         });
+        self.cache.invalidate();
         self.get_account(id).await?.ok_or(StoreError::NotFound)
     }
 
@@ -365,6 +398,7 @@ impl Store {
             }
             tx.commit().await?;
         });
+        self.cache.invalidate();
         Ok(())
     }
 
@@ -373,18 +407,29 @@ impl Store {
         &self,
         id: &AccountId,
     ) -> StoreResult<Option<crate::AtsCredentials>> {
+        if let Some(hit) = self.cache.credentials.get(id) {
+            return Ok(hit);
+        }
+        let read_at = self.cache.generation();
         let row: Option<(String, Option<Vec<u8>>)> = on_pool!(self, read, |pool| {
             sqlx::query_as("SELECT ats_api_base_url, ats_api_key_enc FROM accounts WHERE id = $1")
                 .bind(id.as_str())
                 .fetch_optional(pool)
                 .await?
         });
-        match row {
-            Some((base_url, Some(sealed))) => Ok(Some(crate::AtsCredentials {
+        let credentials = match row {
+            Some((base_url, Some(sealed))) => Some(crate::AtsCredentials {
                 base_url,
                 api_key: self.cipher.open_string(&sealed)?,
-            })),
-            _ => Ok(None),
-        }
+            }),
+            _ => None,
+        };
+        self.cache.put(
+            &self.cache.credentials,
+            read_at,
+            id.clone(),
+            credentials.clone(),
+        );
+        Ok(credentials)
     }
 }

@@ -12,7 +12,7 @@ use crate::{
 };
 
 #[derive(sqlx::FromRow)]
-struct DeliveryRow {
+pub(crate) struct DeliveryRow {
     seq: i64,
     id: String,
     target: String,
@@ -38,12 +38,14 @@ const COLUMNS: &str = "seq, id, target, account_id, order_id, endpoint_id, event
     attempts, round_start, next_attempt_at, lease_owner, lease_until, last_status, last_error, created_at, \
     updated_at, completed_at";
 
-/// Due, unleased (or lease expired) deliveries; an ATS delivery only when no
-/// earlier ATS delivery of the same order is still pending (per-order FIFO).
+/// Due, unleased (or lease expired) deliveries; an order's delivery only when no
+/// earlier one of the same order to the same receiver (the ATS, or one webhook
+/// endpoint) is still pending: per-order FIFO at every receiver.
 const DUE: &str = "d.state = 'pending' AND d.next_attempt_at <= $1 \
     AND (d.lease_until IS NULL OR d.lease_until < $1) \
-    AND (d.target <> 'ats' OR NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.order_id = d.order_id \
-         AND e.target = 'ats' AND e.state = 'pending' AND e.seq < d.seq))";
+    AND (d.order_id IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.order_id = d.order_id \
+         AND e.target = d.target AND (d.target = 'ats' OR e.endpoint_id = d.endpoint_id) \
+         AND e.state = 'pending' AND e.seq < d.seq))";
 
 #[derive(sqlx::FromRow)]
 struct AttemptRow {
@@ -184,6 +186,39 @@ macro_rules! write_attempt {
 }
 pub(crate) use write_attempt;
 
+/// A request to lease due deliveries, written with the other hot writes.
+pub(crate) struct Claim {
+    pub(crate) owner: String,
+    pub(crate) now: Millis,
+    pub(crate) lease_ms: i64,
+    pub(crate) limit: u32,
+}
+
+/// The statement that leases due deliveries, binding `now`, the owner, the
+/// lease's end and the limit.
+pub(crate) fn claim_sql(kind: BackendKind) -> String {
+    match kind {
+        // One writer connection: the select and update cannot interleave with another claim.
+        BackendKind::Sqlite => format!(
+            "UPDATE deliveries SET lease_owner = $2, lease_until = $3 WHERE seq IN \
+             (SELECT d.seq FROM deliveries d WHERE {DUE} ORDER BY d.next_attempt_at, d.seq LIMIT $4) \
+             RETURNING {COLUMNS}"
+        ),
+        // Several nodes: skip rows another node is claiming right now.
+        BackendKind::Postgres => format!(
+            "WITH due AS (SELECT d.seq FROM deliveries d WHERE {DUE} \
+             ORDER BY d.next_attempt_at, d.seq LIMIT $4 FOR UPDATE SKIP LOCKED) \
+             UPDATE deliveries SET lease_owner = $2, lease_until = $3 FROM due \
+             WHERE deliveries.seq = due.seq RETURNING {}",
+            COLUMNS
+                .split(", ")
+                .map(|c| format!("deliveries.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
 impl Store {
     /// Lease up to `limit` due deliveries to `owner` until `now + lease_ms`.
     pub async fn claim_due(
@@ -193,53 +228,21 @@ impl Store {
         lease_ms: i64,
         limit: u32,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
-        let rows: Vec<DeliveryRow> = match self.kind() {
-            // One writer connection: the select and update cannot interleave with another claim.
-            BackendKind::Sqlite => {
-                let sql = format!(
-                    "UPDATE deliveries SET lease_owner = $2, lease_until = $3 WHERE seq IN \
-                     (SELECT d.seq FROM deliveries d WHERE {DUE} ORDER BY d.next_attempt_at, d.seq LIMIT $4) \
-                     RETURNING {COLUMNS}"
-                );
-                on_pool!(self, write, |pool| {
-                    sqlx::query_as(&sql)
-                        .bind(now)
-                        .bind(owner)
-                        .bind(now + lease_ms)
-                        .bind(i64::from(limit))
-                        .fetch_all(pool)
-                        .await?
-                })
-            }
-            // Several nodes: skip rows another node is claiming right now.
-            BackendKind::Postgres => {
-                let sql = format!(
-                    "WITH due AS (SELECT d.seq FROM deliveries d WHERE {DUE} \
-                     ORDER BY d.next_attempt_at, d.seq LIMIT $4 FOR UPDATE SKIP LOCKED) \
-                     UPDATE deliveries SET lease_owner = $2, lease_until = $3 FROM due \
-                     WHERE deliveries.seq = due.seq RETURNING {}",
-                    COLUMNS
-                        .split(", ")
-                        .map(|c| format!("deliveries.{c}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
-                on_pool!(self, write, |pool| {
-                    sqlx::query_as(&sql)
-                        .bind(now)
-                        .bind(owner)
-                        .bind(now + lease_ms)
-                        .bind(i64::from(limit))
-                        .fetch_all(pool)
-                        .await?
-                })
-            }
+        let claim = Claim {
+            owner: owner.to_owned(),
+            now,
+            lease_ms,
+            limit,
+        };
+        let rows = match self.submit(Job::Claim(claim)).await? {
+            (_, Done::Claim(rows)) => rows,
+            _ => unreachable!("the writer answers a job with its own kind"),
         };
         let mut claimed = Vec::with_capacity(rows.len());
         for row in rows {
             let (delivery, sealed) = delivery_from_row(row)?;
             let payload =
-                serde_json::from_slice(&self.cipher.open(&sealed)?).map_err(StoreError::corrupt)?;
+                String::from_utf8(self.cipher.open(&sealed)?).map_err(StoreError::corrupt)?;
             claimed.push(ClaimedDelivery { delivery, payload });
         }
         // Oldest first, so one order's ATS updates go out in sequence.

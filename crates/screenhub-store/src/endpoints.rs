@@ -5,6 +5,8 @@ use screenhub_core::event::EventType;
 use screenhub_core::secret;
 use screenhub_core::EndpointId;
 
+use crate::cache::EndpointKeys;
+use crate::health::health_from_row;
 use crate::{on_pool, EndpointSecrets, Store, StoreError, StoreResult, WebhookEndpoint};
 
 #[derive(sqlx::FromRow)]
@@ -16,6 +18,10 @@ struct EndpointRow {
     disabled: bool,
     created_at: i64,
     updated_at: i64,
+    delivery_failures: i64,
+    failing_since: Option<i64>,
+    last_delivery_error: Option<String>,
+    flagged_at: Option<i64>,
 }
 
 pub(crate) fn parse_events(events: Option<&str>) -> StoreResult<Option<Vec<EventType>>> {
@@ -35,6 +41,12 @@ impl TryFrom<EndpointRow> for WebhookEndpoint {
             disabled: r.disabled,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            health: health_from_row((
+                r.delivery_failures,
+                r.failing_since,
+                r.last_delivery_error,
+                r.flagged_at,
+            )),
         })
     }
 }
@@ -42,8 +54,8 @@ impl TryFrom<EndpointRow> for WebhookEndpoint {
 /// url, sealed secret, sealed previous secret, until when the previous one is valid.
 type SecretsRow = (String, Vec<u8>, Option<Vec<u8>>, Option<i64>);
 
-const SELECT: &str =
-    "SELECT id, url, description, events, disabled, created_at, updated_at FROM webhook_endpoints";
+const SELECT: &str = "SELECT id, url, description, events, disabled, created_at, updated_at, \
+    delivery_failures, failing_since, last_delivery_error, flagged_at FROM webhook_endpoints";
 
 impl Store {
     /// Register an endpoint; its new signing secret is returned once here.
@@ -72,6 +84,7 @@ impl Store {
             .execute(pool)
             .await?;
         });
+        self.cache.invalidate();
         let endpoint = self.get_endpoint(&id).await?.ok_or(StoreError::NotFound)?;
         Ok((endpoint, secret))
     }
@@ -126,6 +139,7 @@ impl Store {
             .execute(pool)
             .await?;
         });
+        self.cache.invalidate();
         self.get_endpoint(id).await?.ok_or(StoreError::NotFound)
     }
 
@@ -137,6 +151,7 @@ impl Store {
                 .await?
                 .rows_affected()
         });
+        self.cache.invalidate();
         if deleted == 0 {
             return Err(StoreError::NotFound);
         }
@@ -166,6 +181,7 @@ impl Store {
             .await?
             .rows_affected()
         });
+        self.cache.invalidate();
         if updated == 0 {
             return Err(StoreError::NotFound);
         }
@@ -178,24 +194,40 @@ impl Store {
         id: &EndpointId,
         now: Millis,
     ) -> StoreResult<Option<(String, EndpointSecrets)>> {
-        let row: Option<SecretsRow> = on_pool!(self, read, |pool| {
-            sqlx::query_as("SELECT url, secret_enc, old_secret_enc, old_secret_until FROM webhook_endpoints WHERE id = $1")
-                .bind(id.as_str())
-                .fetch_optional(pool)
-                .await?
-        });
-        let Some((url, current, old, old_until)) = row else {
-            return Ok(None);
-        };
-        let previous = match (old, old_until) {
-            (Some(old), Some(until)) if until > now => Some(self.cipher.open_string(&old)?),
-            _ => None,
+        let keys = match self.cache.endpoints.get(id) {
+            Some(hit) => hit,
+            None => {
+                let read_at = self.cache.generation();
+                let row: Option<SecretsRow> = on_pool!(self, read, |pool| {
+                    sqlx::query_as("SELECT url, secret_enc, old_secret_enc, old_secret_until FROM webhook_endpoints WHERE id = $1")
+                        .bind(id.as_str())
+                        .fetch_optional(pool)
+                        .await?
+                });
+                let Some((url, current, old, old_until)) = row else {
+                    return Ok(None);
+                };
+                let previous = match (old, old_until) {
+                    (Some(old), Some(until)) => Some((self.cipher.open_string(&old)?, until)),
+                    _ => None,
+                };
+                let keys = EndpointKeys {
+                    url,
+                    current: self.cipher.open_string(&current)?,
+                    previous,
+                };
+                self.cache
+                    .put(&self.cache.endpoints, read_at, id.clone(), keys.clone());
+                keys
+            }
         };
         Ok(Some((
-            url,
+            keys.url,
             EndpointSecrets {
-                current: self.cipher.open_string(&current)?,
-                previous,
+                current: keys.current,
+                previous: keys
+                    .previous
+                    .and_then(|(secret, until)| (until > now).then_some(secret)),
             },
         )))
     }

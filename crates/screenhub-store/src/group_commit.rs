@@ -6,7 +6,7 @@
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::deliveries::{write_attempt, AttemptToWrite, Recorded};
+use crate::deliveries::{claim_sql, write_attempt, AttemptToWrite, Claim, DeliveryRow, Recorded};
 use crate::endpoints::parse_events;
 use crate::orders::{write_order, Found, OrderToWrite};
 use crate::{on_pool, OutboxMessage, Store, StoreError, StoreResult};
@@ -22,12 +22,14 @@ pub(crate) const QUEUE: usize = 4 * 1024;
 pub(crate) enum Job {
     Order(OrderToWrite),
     Attempt(AttemptToWrite),
+    Claim(Claim),
 }
 
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Done {
     Order(Found),
     Attempt(Recorded),
+    Claim(Vec<DeliveryRow>),
 }
 
 /// A job and where to send it back with its outcome.
@@ -96,6 +98,8 @@ impl Store {
         let mut done = Vec::with_capacity(jobs.len());
         // Accounts that started orders, and when (one update each per batch).
         let mut active: Vec<(String, i64)> = Vec::new();
+        // Claims run last, so they can lease deliveries the same batch queued.
+        let claim_sql = claim_sql(self.kind());
         on_pool!(self, write, |pool| {
             let mut tx = pool.begin().await?;
             let mut endpoints: Option<Vec<(String, Option<String>)>> = None;
@@ -105,7 +109,19 @@ impl Store {
                         Done::Order(write_order!(tx, self, item, endpoints, active))
                     }
                     Job::Attempt(item) => Done::Attempt(write_attempt!(tx, self, item, endpoints)),
+                    Job::Claim(_) => Done::Claim(Vec::new()),
                 });
+            }
+            for (job, done) in jobs.iter().zip(done.iter_mut()) {
+                if let (Job::Claim(claim), Done::Claim(rows)) = (job, done) {
+                    *rows = sqlx::query_as(&claim_sql)
+                        .bind(claim.now)
+                        .bind(&claim.owner)
+                        .bind(claim.now + claim.lease_ms)
+                        .bind(i64::from(claim.limit))
+                        .fetch_all(&mut *tx)
+                        .await?;
+                }
             }
             for (account, at) in &active {
                 sqlx::query(crate::orders::ACCOUNT_ACTIVITY)

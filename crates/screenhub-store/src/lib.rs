@@ -10,6 +10,7 @@ mod models;
 
 mod accounts;
 mod audit;
+mod cache;
 pub use accounts::AtsCredentials;
 pub use audit::AuditEntry;
 mod deliveries;
@@ -17,6 +18,8 @@ pub use deliveries::Recorded;
 mod endpoints;
 mod events;
 mod group_commit;
+mod health;
+pub use health::{FailingPolicy, HealthFlip, Receiver, ReceiverHealth};
 mod idempotency;
 mod keys;
 mod notify;
@@ -92,6 +95,8 @@ pub struct Store {
     /// Where hot writes queue for group commit; `None` inside the writer
     /// itself, which writes directly.
     pub(crate) writer: Option<group_commit::Queue>,
+    /// Hot lookups, shared by every clone of this store.
+    pub(crate) cache: std::sync::Arc<cache::ReadCache>,
 }
 
 impl Store {
@@ -138,6 +143,7 @@ impl Store {
             backend: std::sync::Arc::new(backend),
             cipher,
             writer: None,
+            cache: Default::default(),
         };
         Ok(Self {
             writer: Some(group_commit::spawn_writer(direct.clone())),
@@ -160,6 +166,7 @@ impl Store {
             backend: self.backend.clone(),
             cipher,
             writer: None,
+            cache: self.cache.clone(),
         };
         Self {
             writer: Some(group_commit::spawn_writer(direct.clone())),

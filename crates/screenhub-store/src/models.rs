@@ -34,6 +34,8 @@ pub struct Account {
     pub created_at: Millis,
     pub updated_at: Millis,
     pub last_activity_at: Option<Millis>,
+    /// How updates to the account's ATS are faring.
+    pub ats_health: crate::ReceiverHealth,
 }
 
 impl Account {
@@ -107,6 +109,8 @@ pub struct WebhookEndpoint {
     pub disabled: bool,
     pub created_at: Millis,
     pub updated_at: Millis,
+    /// How deliveries to the endpoint are faring.
+    pub health: crate::ReceiverHealth,
 }
 
 impl WebhookEndpoint {
@@ -206,13 +210,43 @@ pub enum OutboxMessage {
     /// An `assessment.update` (or similar) for the order's ATS account.
     Ats {
         event_type: String,
-        payload: serde_json::Value,
+        payload: Box<serde_json::value::RawValue>,
     },
     /// A webhook to every enabled vendor endpoint subscribed to `event`.
     Vendor {
         event: EventType,
-        payload: serde_json::Value,
+        payload: Box<serde_json::value::RawValue>,
     },
+    /// The same, but not to `except`: news about that endpoint's own failures,
+    /// which it would only fail to take as well.
+    VendorElsewhere {
+        event: EventType,
+        payload: Box<serde_json::value::RawValue>,
+        except: EndpointId,
+    },
+}
+
+/// Serialise a message body once, when the change is made: it is sealed and
+/// later sent as exactly this text (no tree of values built, parsed or rebuilt).
+fn json_text(body: &impl serde::Serialize) -> Box<serde_json::value::RawValue> {
+    serde_json::value::to_raw_value(body)
+        .expect("message bodies have string keys and always serialise")
+}
+
+impl OutboxMessage {
+    pub fn ats(event_type: impl Into<String>, body: &impl serde::Serialize) -> Self {
+        Self::Ats {
+            event_type: event_type.into(),
+            payload: json_text(body),
+        }
+    }
+
+    pub fn vendor(event: EventType, body: &impl serde::Serialize) -> Self {
+        Self::Vendor {
+            event,
+            payload: json_text(body),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -242,7 +276,8 @@ pub struct Delivery {
 #[derive(Debug, Clone)]
 pub struct ClaimedDelivery {
     pub delivery: Delivery,
-    pub payload: serde_json::Value,
+    /// The body to send, as the JSON text written with the change.
+    pub payload: String,
 }
 
 #[derive(Debug, Clone, Default)]

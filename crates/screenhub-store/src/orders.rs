@@ -60,10 +60,14 @@ macro_rules! write_outbox {
     // of orders reads it once).
     ($tx:ident, $store:expr, $now:expr, $account:expr, $order:expr, $messages:expr, $endpoints:ident) => {{
         for message in $messages {
-            let (target, endpoint_ids, event_type, payload): (&str, Vec<Option<String>>, String, serde_json::Value) =
+            let except = match &message {
+                OutboxMessage::VendorElsewhere { except, .. } => Some(except.as_str().to_owned()),
+                _ => None,
+            };
+            let (target, endpoint_ids, event_type, payload): (&str, Vec<Option<String>>, String, Box<serde_json::value::RawValue>) =
                 match message {
                     OutboxMessage::Ats { event_type, payload } => ("ats", vec![None], event_type, payload),
-                    OutboxMessage::Vendor { event, payload } => {
+                    OutboxMessage::Vendor { event, payload } | OutboxMessage::VendorElsewhere { event, payload, .. } => {
                         if $endpoints.is_none() {
                             $endpoints = Some(
                                 sqlx::query_as("SELECT id, events FROM webhook_endpoints WHERE disabled = FALSE ORDER BY id")
@@ -74,14 +78,14 @@ macro_rules! write_outbox {
                         let mut ids = Vec::new();
                         for (id, events) in $endpoints.iter().flatten() {
                             let wanted = parse_events(events.as_deref())?;
-                            if wanted.as_ref().is_none_or(|w| w.contains(&event)) {
+                            if wanted.as_ref().is_none_or(|w| w.contains(&event)) && except.as_deref() != Some(id.as_str()) {
                                 ids.push(Some(id.clone()));
                             }
                         }
                         ("vendor", ids, event.as_str().to_owned(), payload)
                     }
                 };
-            let sealed = $store.cipher.seal(payload.to_string().as_bytes());
+            let sealed = $store.cipher.seal(payload.get().as_bytes());
             for endpoint_id in endpoint_ids {
                 sqlx::query(
                     "INSERT INTO deliveries (id, target, account_id, order_id, endpoint_id, event_type, payload_enc, \

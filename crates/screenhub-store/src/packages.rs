@@ -79,11 +79,27 @@ macro_rules! upsert_package {
 
 impl Store {
     pub async fn list_packages(&self) -> StoreResult<Vec<Package>> {
+        Ok(self.packages().await?.to_vec())
+    }
+
+    /// Every package, from the cache when it is fresh.
+    async fn packages(&self) -> StoreResult<std::sync::Arc<Vec<Package>>> {
+        if let Some(hit) = self.cache.packages.get(&()) {
+            return Ok(hit);
+        }
+        let read_at = self.cache.generation();
         let sql = format!("{SELECT} ORDER BY position, id");
         let rows: Vec<PackageRow> = on_pool!(self, read, |pool| sqlx::query_as(&sql)
             .fetch_all(pool)
             .await?);
-        rows.into_iter().map(TryInto::try_into).collect()
+        let packages = std::sync::Arc::new(
+            rows.into_iter()
+                .map(TryInto::try_into)
+                .collect::<StoreResult<Vec<Package>>>()?,
+        );
+        self.cache
+            .put(&self.cache.packages, read_at, (), packages.clone());
+        Ok(packages)
     }
 
     pub async fn get_package(&self, id: &str) -> StoreResult<Option<Package>> {
@@ -99,14 +115,8 @@ impl Store {
         &self,
         type_id: &uuid::Uuid,
     ) -> StoreResult<Option<Package>> {
-        let sql = format!("{SELECT} WHERE ats_type_id = $1");
-        let row: Option<PackageRow> = on_pool!(self, read, |pool| {
-            sqlx::query_as(&sql)
-                .bind(type_id.to_string())
-                .fetch_optional(pool)
-                .await?
-        });
-        row.map(TryInto::try_into).transpose()
+        let packages = self.packages().await?;
+        Ok(packages.iter().find(|p| p.ats_type_id == *type_id).cloned())
     }
 
     /// Create a package; `Conflict` if its id is taken.
@@ -131,6 +141,7 @@ impl Store {
             upsert_package!(&mut *tx, p, position, now);
             tx.commit().await?;
         });
+        self.cache.invalidate();
         self.get_package(&p.id).await?.ok_or(StoreError::NotFound)
     }
 
@@ -147,6 +158,7 @@ impl Store {
             upsert_package!(&mut *tx, p, position, now);
             tx.commit().await?;
         });
+        self.cache.invalidate();
         self.get_package(&p.id).await?.ok_or(StoreError::NotFound)
     }
 
@@ -176,6 +188,7 @@ impl Store {
             }
             tx.commit().await?;
         });
+        self.cache.invalidate();
         self.list_packages().await
     }
 
@@ -187,6 +200,7 @@ impl Store {
                 .await?
                 .rows_affected()
         });
+        self.cache.invalidate();
         if deleted == 0 {
             return Err(StoreError::NotFound);
         }

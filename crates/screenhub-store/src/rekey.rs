@@ -48,6 +48,7 @@ impl Store {
                     .execute(pool)
                     .await?;
                 });
+                self.cache.invalidate();
                 Ok(())
             }
         }
@@ -105,6 +106,7 @@ impl Store {
             .await?;
             tx.commit().await?;
         });
+        self.cache.invalidate();
         Ok(count)
     }
 }

@@ -78,6 +78,7 @@ impl Store {
             }
             tx.commit().await?;
         });
+        self.cache.invalidate();
         Ok(())
     }
 }

@@ -54,6 +54,8 @@ conformance!(
     concurrent_starts_share_commits_and_stay_idempotent,
     order_listing_filters_and_cursor,
     outbox_claim_fifo_and_retry,
+    webhooks_keep_their_order_per_endpoint,
+    failing_receivers_are_flagged_and_recover,
     leases_expire_and_are_taken_over,
     idempotency_keys,
     settings,
@@ -61,9 +63,16 @@ conformance!(
     candidate_data_is_purged_and_accounts_erased,
     everything_sealed_moves_to_a_new_master_key,
     connect_links_and_dashboard_sessions,
+    cached_lookups_follow_every_write,
+    daily_order_counts_follow_every_write,
 );
 
 const T0: i64 = 1_700_000_000_000;
+
+/// A claimed delivery's body, parsed.
+fn json_of(payload: &str) -> serde_json::Value {
+    serde_json::from_str(payload).expect("bodies are JSON")
+}
 
 async fn api_keys(s: Store) {
     let (key, token) = s.create_api_key("ci", T0).await.unwrap();
@@ -264,10 +273,10 @@ fn new_order(account: &Account, application: &str, at: i64) -> NewOrder {
 }
 
 fn ats_update(order: &Order) -> Vec<OutboxMessage> {
-    vec![OutboxMessage::Ats {
-        event_type: "assessment.update".into(),
-        payload: json!({"assessment_id": order.id, "timestamp": order.last_ats_timestamp, "status": order.status}),
-    }]
+    vec![OutboxMessage::ats(
+        "assessment.update",
+        &json!({"assessment_id": order.id, "timestamp": order.last_ats_timestamp, "status": order.status}),
+    )]
 }
 
 fn result() -> OrderResult {
@@ -306,10 +315,10 @@ async fn concurrent_starts_share_commits_and_stay_idempotent(s: Store) {
             let who = if ghostly { &ghost } else { &account };
             let answer = s
                 .create_order(new_order(who, &app, T0 + i), |o: &Order| {
-                    vec![OutboxMessage::Vendor {
-                        event: EventType::OrderCreated,
-                        payload: json!({"id": o.id}),
-                    }]
+                    vec![OutboxMessage::vendor(
+                        EventType::OrderCreated,
+                        &json!({"id": o.id}),
+                    )]
                 })
                 .await;
             (app, ghostly, answer)
@@ -355,10 +364,10 @@ async fn orders_are_idempotent_and_follow_the_state_machine(s: Store) {
         .await
         .unwrap();
     let vendor = |o: &Order| {
-        vec![OutboxMessage::Vendor {
-            event: EventType::OrderCreated,
-            payload: json!({"id": o.id}),
-        }]
+        vec![OutboxMessage::vendor(
+            EventType::OrderCreated,
+            &json!({"id": o.id}),
+        )]
     };
     let first = s
         .create_order(new_order(&account, "app-1", T0), vendor)
@@ -594,7 +603,7 @@ async fn outbox_claim_fifo_and_retry(s: Store) {
     let claimed = s.claim_due("w1", T0, 30_000, 10).await.unwrap();
     assert_eq!(claimed.len(), 1);
     let first = &claimed[0].delivery;
-    assert_eq!(claimed[0].payload["status"], "pending");
+    assert_eq!(json_of(&claimed[0].payload)["status"], "pending");
     assert!(s.claim_due("w2", T0, 30_000, 10).await.unwrap().is_empty());
 
     let attempt = Attempt {
@@ -639,7 +648,7 @@ async fn outbox_claim_fifo_and_retry(s: Store) {
     // Given up: the next update may go.
     let claimed = s.claim_due("w1", T0 + 100, 30_000, 10).await.unwrap();
     assert_eq!(claimed.len(), 1);
-    assert_eq!(claimed[0].payload["status"], "in_progress");
+    assert_eq!(json_of(&claimed[0].payload)["status"], "in_progress");
     let ok = Attempt {
         status_code: Some(200),
         error: None,
@@ -681,6 +690,191 @@ async fn outbox_claim_fifo_and_retry(s: Store) {
         .await
         .unwrap();
     assert_eq!(troubled[0].id, first.id);
+}
+
+/// Two endpoints: an order's second webhook waits for its first at the same
+/// endpoint only; the other endpoint's copy goes meanwhile.
+async fn webhooks_keep_their_order_per_endpoint(s: Store) {
+    let (account, _) = new_account(&s).await;
+    let (a, _) = s
+        .create_endpoint("http://127.0.0.1:9/a", "", None, T0)
+        .await
+        .unwrap();
+    let (b, _) = s
+        .create_endpoint("http://127.0.0.1:9/b", "", None, T0)
+        .await
+        .unwrap();
+    let vendor = |event| {
+        move |_: &Order| {
+            vec![OutboxMessage::vendor(
+                event,
+                &json!({"type": event.as_str()}),
+            )]
+        }
+    };
+    let order = s
+        .create_order(
+            new_order(&account, "app", T0),
+            vendor(EventType::OrderCreated),
+        )
+        .await
+        .unwrap()
+        .order;
+    s.apply_change(
+        &order.id,
+        None,
+        Change::Cancel {
+            reason: "Withdrawn".into(),
+            by: Actor::Ats,
+        },
+        T0,
+        vendor(EventType::OrderCancelled),
+    )
+    .await
+    .unwrap();
+    let claimed = s.claim_due("w1", T0, 30_000, 10).await.unwrap();
+    let firsts: Vec<_> = claimed
+        .iter()
+        .map(|c| json_of(&c.payload)["type"].clone())
+        .collect();
+    assert_eq!(firsts, ["order.created", "order.created"]);
+    let ok = Attempt {
+        attempt: 1,
+        started_at: T0,
+        duration_ms: 1,
+        status_code: Some(204),
+        error: None,
+        response_excerpt: None,
+    };
+    let at_a = claimed
+        .iter()
+        .find(|c| c.delivery.endpoint_id.as_ref() == Some(&a.id))
+        .unwrap();
+    s.record_attempt(
+        &at_a.delivery,
+        "w1",
+        &ok,
+        &AttemptResult::Succeeded,
+        T0,
+        vec![],
+    )
+    .await
+    .unwrap();
+    let next = s.claim_due("w1", T0, 30_000, 10).await.unwrap();
+    assert_eq!(next.len(), 1, "only endpoint a's next webhook is free");
+    assert_eq!(next[0].delivery.endpoint_id.as_ref(), Some(&a.id));
+    assert_eq!(json_of(&next[0].payload)["type"], "order.cancelled");
+    let _ = b;
+}
+
+/// Migration 0006: a receiver's failure streak flags it (once, with an event
+/// and a webhook) and the next success clears it (once, likewise).
+async fn failing_receivers_are_flagged_and_recover(s: Store) {
+    let (account, _) = new_account(&s).await;
+    let (endpoint, _) = s
+        .create_endpoint("http://127.0.0.1:9/hook", "", None, T0)
+        .await
+        .unwrap();
+    let (ops, _) = s
+        .create_endpoint("http://127.0.0.1:9/ops", "", None, T0)
+        .await
+        .unwrap();
+    let policy = FailingPolicy {
+        after_attempts: 3,
+        after_ms: 1_000,
+    };
+    let webhook = |event: EventType, data: serde_json::Value| {
+        serde_json::value::to_raw_value(&json!({"type": event.as_str(), "data": data})).unwrap()
+    };
+    for receiver in [Receiver::Endpoint(&endpoint.id), Receiver::Ats(&account.id)] {
+        // Healthy and successful: nothing to write.
+        assert_eq!(
+            s.note_receiver_success(receiver, T0, webhook)
+                .await
+                .unwrap(),
+            None
+        );
+        for (i, at) in [T0, T0 + 10, T0 + 20, T0 + 999].into_iter().enumerate() {
+            let flip = s
+                .note_receiver_failure(receiver, &format!("HTTP 50{i}"), policy, at, webhook)
+                .await
+                .unwrap();
+            assert_eq!(flip, None, "not yet a second of failures");
+        }
+        let flip = s
+            .note_receiver_failure(receiver, "timed out", policy, T0 + 1_000, webhook)
+            .await
+            .unwrap();
+        assert_eq!(flip, Some(HealthFlip::Failing));
+        let flip = s
+            .note_receiver_failure(receiver, "timed out again", policy, T0 + 2_000, webhook)
+            .await
+            .unwrap();
+        assert_eq!(flip, None, "flagged once per streak");
+        let health = s.receiver_health(receiver).await.unwrap().unwrap();
+        assert_eq!(
+            health,
+            ReceiverHealth {
+                consecutive_failures: 6,
+                failing_since: Some(T0),
+                last_error: Some("timed out again".into()),
+                flagged_at: Some(T0 + 1_000),
+            }
+        );
+        assert_eq!(
+            s.note_receiver_success(receiver, T0 + 3_000, webhook)
+                .await
+                .unwrap(),
+            Some(HealthFlip::Recovered)
+        );
+        assert_eq!(
+            s.receiver_health(receiver).await.unwrap().unwrap(),
+            ReceiverHealth::default()
+        );
+        assert_eq!(
+            s.note_receiver_success(receiver, T0 + 4_000, webhook)
+                .await
+                .unwrap(),
+            None
+        );
+    }
+    // The API's models carry it.
+    s.note_receiver_failure(Receiver::Ats(&account.id), "HTTP 503", policy, T0, webhook)
+        .await
+        .unwrap();
+    let a = s.get_account(&account.id).await.unwrap().unwrap();
+    assert_eq!(a.ats_health.consecutive_failures, 1);
+    assert!(!a.ats_health.is_failing());
+    assert_eq!(
+        s.get_endpoint(&endpoint.id).await.unwrap().unwrap().health,
+        ReceiverHealth::default()
+    );
+    // Every flip is an event and a webhook; a failing endpoint is not sent
+    // the news of its own failure.
+    let mut flips: Vec<_> = s
+        .list_deliveries(&DeliveryFilter {
+            limit: 20,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.event_type, d.endpoint_id.unwrap() == ops.id))
+        .collect();
+    flips.sort();
+    let expected: Vec<(String, bool)> = [
+        ("account.ats_failing", false),
+        ("account.ats_failing", true),
+        ("account.ats_recovered", false),
+        ("account.ats_recovered", true),
+        ("endpoint.failing", true),
+        ("endpoint.recovered", false),
+        ("endpoint.recovered", true),
+    ]
+    .into_iter()
+    .map(|(t, to_ops)| (t.to_owned(), to_ops))
+    .collect();
+    assert_eq!(flips, expected);
 }
 
 async fn leases_expire_and_are_taken_over(s: Store) {
@@ -818,10 +1012,10 @@ async fn candidate_data_is_purged_and_accounts_erased(s: Store) {
         .await
         .unwrap();
     let vendor = |o: &Order| {
-        vec![OutboxMessage::Vendor {
-            event: EventType::OrderCreated,
-            payload: json!({"email": o.ats_payload.as_ref().unwrap()["candidate"]["email"]}),
-        }]
+        vec![OutboxMessage::vendor(
+            EventType::OrderCreated,
+            &json!({"email": o.ats_payload.as_ref().unwrap()["candidate"]["email"]}),
+        )]
     };
     let ended = s
         .create_order(new_order(&account, "old", T0), vendor)
@@ -1247,6 +1441,184 @@ async fn connect_links_and_dashboard_sessions(s: Store) {
 
     assert_eq!(s.count_accounts_in_error().await.unwrap(), 0);
     assert_eq!(s.count_troubled_deliveries().await.unwrap(), 0);
-    assert_eq!(s.order_counts_since(0).await.unwrap().total(), 0);
+    assert_eq!(s.order_counts_since_day(0).await.unwrap().total(), 0);
     assert!(s.orders_per_day(0).await.unwrap().is_empty());
+}
+
+/// Token, package, endpoint and credential lookups are cached for the hot
+/// path; every write through the store must show in the next lookup.
+async fn cached_lookups_follow_every_write(s: Store) {
+    use screenhub_core::account::AccountStatus;
+    let (account, token) = new_account(&s).await;
+    let found = |s: Store, token: String| async move {
+        s.find_account_by_token(&token, T0)
+            .await
+            .unwrap()
+            .map(|a| a.status())
+    };
+    assert_eq!(
+        found(s.clone(), token.clone()).await,
+        Some(AccountStatus::Pending)
+    );
+    s.set_ats_credentials(&account.id, "key-1", None, T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        found(s.clone(), token.clone()).await,
+        Some(AccountStatus::Active)
+    );
+    assert_eq!(
+        s.ats_credentials(&account.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .api_key,
+        "key-1"
+    );
+    s.set_ats_credentials(&account.id, "key-2", None, T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.ats_credentials(&account.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .api_key,
+        "key-2"
+    );
+    let disable = AccountPatch {
+        disabled: Some(true),
+        ..Default::default()
+    };
+    s.update_account(&account.id, disable, T0).await.unwrap();
+    assert_eq!(
+        found(s.clone(), token.clone()).await,
+        Some(AccountStatus::Disabled)
+    );
+    s.rotate_account_token(&account.id, None, T0).await.unwrap();
+    assert_eq!(found(s.clone(), token.clone()).await, None);
+
+    let p = s.create_package(&package("basic"), T0).await.unwrap();
+    let by_type = |s: Store| async move {
+        s.find_package_by_type_id(&p.ats_type_id)
+            .await
+            .unwrap()
+            .map(|p| p.name)
+    };
+    assert_eq!(
+        by_type(s.clone()).await.as_deref(),
+        Some(package("basic").name.as_str())
+    );
+    let mut renamed = package("basic");
+    renamed.name = "Basic, renamed".into();
+    s.update_package(&renamed, T0).await.unwrap();
+    assert_eq!(by_type(s.clone()).await.as_deref(), Some("Basic, renamed"));
+    s.delete_package("basic").await.unwrap();
+    assert_eq!(by_type(s.clone()).await, None);
+
+    let (endpoint, first) = s
+        .create_endpoint("http://127.0.0.1:9/a", "", None, T0)
+        .await
+        .unwrap();
+    let keys = |s: Store| {
+        let id = endpoint.id.clone();
+        async move { s.endpoint_secrets(&id, T0).await.unwrap() }
+    };
+    assert_eq!(keys(s.clone()).await.unwrap().1.current, first);
+    let second = s
+        .rotate_endpoint_secret(&endpoint.id, None, T0)
+        .await
+        .unwrap();
+    assert_eq!(keys(s.clone()).await.unwrap().1.current, second);
+    s.update_endpoint(
+        &endpoint.id,
+        Some("http://127.0.0.1:9/b"),
+        None,
+        None,
+        None,
+        T0,
+    )
+    .await
+    .unwrap();
+    assert_eq!(keys(s.clone()).await.unwrap().0, "http://127.0.0.1:9/b");
+    s.delete_endpoint(&endpoint.id).await.unwrap();
+    assert!(keys(s.clone()).await.is_none());
+}
+
+/// The overview's counts come from `order_day_counts`, which triggers keep:
+/// they follow orders as they arrive (one at a time and in bulk), change
+/// status and are erased, and agree with counting the orders themselves.
+async fn daily_order_counts_follow_every_write(s: Store) {
+    const DAY: i64 = 86_400_000;
+    let day0 = T0 - T0.rem_euclid(DAY);
+    let (account, _) = new_account(&s).await;
+    let (erased, _) = new_account(&s).await;
+    let none = |_: &Order| vec![];
+    let first = s
+        .create_order(new_order(&account, "a", day0 + 5), none)
+        .await
+        .unwrap()
+        .order;
+    s.create_order(new_order(&account, "b", day0 + DAY - 1), none)
+        .await
+        .unwrap();
+    s.create_order(new_order(&account, "c", day0 + DAY), none)
+        .await
+        .unwrap();
+    s.create_order(new_order(&erased, "d", day0 + 2 * DAY + 7), none)
+        .await
+        .unwrap();
+    s.bulk_insert_orders(&[
+        new_order(&account, "e", day0 + 2 * DAY),
+        new_order(&account, "f", day0 + 2 * DAY + 1),
+    ])
+    .await
+    .unwrap();
+    // A repeated start is the same order: counted once.
+    s.create_order(new_order(&account, "a", day0 + 2 * DAY), none)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.orders_per_day(day0).await.unwrap(),
+        vec![(day0, 2), (day0 + DAY, 1), (day0 + 2 * DAY, 3)]
+    );
+    assert_eq!(
+        s.orders_per_day(day0 + DAY + 123).await.unwrap(),
+        vec![(day0 + DAY, 1), (day0 + 2 * DAY, 3)],
+        "from the start of the day `since` falls in"
+    );
+
+    s.apply_change(&first.id, None, Change::Complete(result()), T0, |_| vec![])
+        .await
+        .unwrap();
+    let counts = s.order_counts_since_day(day0).await.unwrap();
+    assert_eq!((counts.get("pending"), counts.get("completed")), (5, 1));
+    assert_eq!(counts.total(), 6);
+    let today = s.order_counts_since_day(day0 + 2 * DAY).await.unwrap();
+    assert_eq!(today.by_status, vec![("pending".to_owned(), 3)]);
+
+    s.erase_account(&erased.id).await.unwrap();
+    let counts = s.order_counts_since_day(day0).await.unwrap();
+    assert_eq!(
+        counts.by_status,
+        vec![("completed".to_owned(), 1), ("pending".to_owned(), 4)]
+    );
+    assert_eq!(
+        s.orders_per_day(day0).await.unwrap(),
+        vec![(day0, 2), (day0 + DAY, 1), (day0 + 2 * DAY, 2)]
+    );
+    // And the same as counting the orders one by one.
+    let listed = s
+        .list_orders(&OrderFilter {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed.len() as i64, counts.total());
+    let completed = listed
+        .iter()
+        .filter(|o| o.status == OrderStatus::Completed)
+        .count() as i64;
+    assert_eq!(completed, counts.get("completed"));
 }

@@ -16,10 +16,10 @@ use screenhub_store::EndpointSecrets;
 use serde::de::DeserializeOwned;
 
 use crate::api::ats::presented_token;
-use crate::api::v1::webhook_endpoints as endpoints;
-use crate::api::v1::{accounts, connect_sessions, custom_fields, orders, packages};
+use crate::api::v1::{accounts, connect_sessions, custom_fields, orders, webhook_endpoints};
 use crate::error::ApiError;
 use crate::extract::parse_json;
+use crate::manage::{self, PackageBody, PackagePatch};
 use crate::outbound::OutboundPolicy;
 
 /// Some time in 2026, in milliseconds: a plausible "now" that keeps runs reproducible.
@@ -123,8 +123,8 @@ fn accepted<T>(result: Result<T, ApiError>) -> Option<T> {
     result.map_err(|e| assert_clear_refusal(&e)).ok()
 }
 
-fn sample_package() -> packages::PackageBody {
-    packages::PackageBody {
+fn sample_package() -> PackageBody {
+    PackageBody {
         id: "basic".into(),
         kind: PackageKind::BackgroundCheck,
         name: "Basic background check".into(),
@@ -175,51 +175,55 @@ pub fn vendor_request(data: &[u8]) {
             }
         }
         4 => {
-            let Some(b) = parsed::<packages::PackageBody>(body) else {
+            let Some(b) = parsed::<PackageBody>(body) else {
                 return;
             };
-            accepted(packages::validate_package(b));
+            accepted(manage::validate_package(b));
         }
         5 => {
-            let Some(b) = parsed::<Vec<packages::PackageBody>>(body) else {
+            let Some(b) = parsed::<Vec<PackageBody>>(body) else {
                 return;
             };
-            accepted(packages::validate_package_set(b));
+            accepted(manage::validate_package_set(b));
         }
         6 => {
-            let Some(b) = parsed::<packages::PackagePatch>(body) else {
+            let Some(b) = parsed::<PackagePatch>(body) else {
                 return;
             };
-            accepted(packages::validate_package(b.apply_to(sample_package())));
+            accepted(manage::validate_package(b.apply_to(sample_package())));
         }
         7 => custom_fields_round_trip(body),
         8 => {
-            let Some(b) = parsed::<endpoints::CreateEndpoint>(body) else {
+            let Some(b) = parsed::<manage::CreateEndpoint>(body) else {
                 return;
             };
-            if let Some(url) = accepted(endpoints::validate_url(&policy, &b.url)) {
+            if let Some(url) = accepted(manage::validate_url(&policy, &b.url)) {
                 assert!(policy.check_url(&url).is_ok());
             }
             if let Some(events) = &b.events {
-                accepted(endpoints::validate_events(events));
+                accepted(manage::validate_events(events));
             }
         }
         9 => {
-            let Some(b) = parsed::<endpoints::UpdateEndpoint>(body) else {
+            let Some(b) = parsed::<manage::UpdateEndpoint>(body) else {
                 return;
             };
             if let Some(url) = &b.url {
-                accepted(endpoints::validate_url(&policy, url));
+                accepted(manage::validate_url(&policy, url));
             }
             if let Some(Some(events)) = &b.events {
-                accepted(endpoints::validate_events(events));
+                accepted(manage::validate_events(events));
             }
         }
         10 => {
-            let Some(b) = parsed::<endpoints::RotateSecret>(body) else {
+            let Some(b) = parsed::<webhook_endpoints::RotateSecret>(body) else {
                 return;
             };
-            accepted(b.grace_secs());
+            accepted(crate::api::v1::grace_period(
+                b.grace_period_seconds,
+                manage::MAX_SECRET_GRACE_SECS,
+                "7 days",
+            ));
         }
         11 => {
             let Some(b) = parsed::<orders::StatusReport>(body) else {
@@ -448,14 +452,15 @@ fn secret_from(key: &[u8]) -> String {
 }
 
 /// Verification never panics on any headers, body or secret; what the hub
-/// signs verifies with the current secret and, during a rotation, the previous
-/// one; a stranger's secret or a changed body never verifies.
+/// signs verifies, with our verifier and with the reference implementation
+/// (`standardwebhooks`), under the current secret and, during a rotation, the
+/// previous one; a stranger's secret or a changed body never verifies.
 pub fn webhook_signature(data: &[u8]) {
+    use crate::webhooks::{sign, verify};
     let Ok(d) = Delivery::arbitrary_take_rest(Unstructured::new(data)) else {
         return;
     };
     let now = chrono::Utc::now().timestamp();
-    let current = d.raw_secret.clone().unwrap_or_else(|| secret_from(&d.key));
 
     // Whatever arrives, verification answers.
     let mut headers = HeaderMap::new();
@@ -478,9 +483,8 @@ pub fn webhook_signature(data: &[u8]) {
     if let Some(sig) = &d.signature_header {
         put("webhook-signature", sig);
     }
-    if let Ok(webhook) = standardwebhooks::Webhook::new(&current) {
-        let _ = crate::webhooks::verify(&webhook, &d.body, &headers);
-    }
+    let secret = d.raw_secret.clone().unwrap_or_else(|| secret_from(&d.key));
+    let _ = verify(&secret, &headers, &d.body, now);
 
     // Round trip: sign as the hub does, verify as a receiver does.
     let secrets = EndpointSecrets {
@@ -490,13 +494,9 @@ pub fn webhook_signature(data: &[u8]) {
     let Ok(msg_id) = HeaderValue::from_str(&d.msg_id) else {
         return;
     };
-    let Ok(signature) = crate::webhooks::sign(&secrets, &d.msg_id, now, &d.body) else {
-        // Only a body that is not UTF-8 (the hub sends JSON) or an id that a
-        // header cannot carry as text (the hub's are `dlv_…`) is not signed.
-        assert!(
-            std::str::from_utf8(&d.body).is_err() || msg_id.to_str().is_err(),
-            "{d:?}"
-        );
+    let Ok(signature) = sign(&secrets, &d.msg_id, now, &d.body) else {
+        // Only an id a header cannot carry as text goes unsigned (the hub's are `dlv_…`).
+        assert!(msg_id.to_str().is_err(), "{d:?}");
         return;
     };
     let mut headers = HeaderMap::new();
@@ -507,17 +507,26 @@ pub fn webhook_signature(data: &[u8]) {
         HeaderValue::from_str(&signature).expect("a signature is header-safe"),
     );
     let verifies = |secret: &str, body: &[u8]| {
-        let webhook = standardwebhooks::Webhook::new(secret).expect("a well-formed secret");
-        crate::webhooks::verify(&webhook, body, &headers).is_ok()
+        let ours = verify(secret, &headers, body, now).is_ok();
+        // The reference reads bodies as UTF-8 only; the hub sends JSON.
+        if std::str::from_utf8(body).is_ok() {
+            let reference = standardwebhooks::Webhook::new(secret)
+                .expect("a well-formed secret")
+                .verify(body, &headers)
+                .is_ok();
+            assert_eq!(
+                ours, reference,
+                "we and the reference disagree: {headers:?}"
+            );
+        }
+        ours
     };
     assert!(
         verifies(&secrets.current, &d.body),
-        "the current secret verifies {headers:?}"
+        "the current secret verifies: {headers:?}"
     );
     if let Some(previous) = &secrets.previous {
-        if previous != &secrets.current {
-            assert!(verifies(previous, &d.body), "the previous secret verifies");
-        }
+        assert!(verifies(previous, &d.body), "the previous secret verifies");
     }
     let mut stranger = d.key;
     stranger[0] ^= 1;
@@ -535,8 +544,11 @@ pub fn webhook_signature(data: &[u8]) {
     );
 }
 
+/// A property over raw fuzz input; it panics when the property breaks.
+pub type Property = fn(&[u8]);
+
 /// Each fuzz target's name and the property it checks, for the corpus test.
-pub const TARGETS: [(&str, fn(&[u8])); 4] = [
+pub const TARGETS: [(&str, Property); 4] = [
     ("partner_request", partner_request),
     ("vendor_request", vendor_request),
     ("assessment_update", assessment_update_mapping),

@@ -26,12 +26,15 @@ pub struct Config {
     pub outbound_allow: Vec<IpNet>,
     pub outbound_timeout_ms: u64,
     pub delivery_concurrency: usize,
+    pub failing_after_attempts: u32,
+    pub failing_after_secs: u64,
     pub ashby_api_base_url: String,
     pub max_body_bytes: usize,
     pub log_format: LogFormat,
     pub auth_failure_limit: u32,
     pub auth_failure_window_secs: u64,
     pub pii_retention_days: u32,
+    pub dashboard_session_hours: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,6 +135,14 @@ impl Config {
             "delivery_concurrency must be at least 1"
         );
         anyhow::ensure!(
+            (1..=720).contains(&self.dashboard_session_hours),
+            "dashboard_session_hours must be between 1 and 720 (30 days)"
+        );
+        anyhow::ensure!(
+            self.failing_after_attempts > 0,
+            "failing_after_attempts must be at least 1"
+        );
+        anyhow::ensure!(
             self.outbound_timeout_ms >= 100,
             "outbound_timeout_ms must be at least 100"
         );
@@ -205,6 +216,22 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(err.contains("soon"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_dashboard_session_length_is_configurable_within_bounds() {
+        assert_eq!(Config::defaults().dashboard_session_hours, 12);
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SCREENHUB_DASHBOARD_SESSION_HOURS", "2");
+            let c = Config::load(None, &Overrides::default()).unwrap();
+            assert_eq!(c.dashboard_session_hours, 2);
+            jail.set_env("SCREENHUB_DASHBOARD_SESSION_HOURS", "0");
+            let err = Config::load(None, &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("dashboard_session_hours"), "{err}");
             Ok(())
         });
     }

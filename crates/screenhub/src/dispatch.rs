@@ -14,8 +14,8 @@ use screenhub_core::event::EventType;
 use screenhub_store::{
     Attempt, AttemptResult, ClaimedDelivery, Delivery, Heard, OutboxMessage, Recorded,
 };
-use serde_json::{json, Value};
-use tokio::sync::Semaphore;
+use serde_json::json;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -85,11 +85,8 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
                             .await
                             .expect("the semaphore is never closed");
                         let state = state.clone();
-                        in_flight.spawn(async move {
-                            attempt(&state, claimed).await;
-                            drop(permit);
-                            state.wake_dispatcher();
-                        });
+                        in_flight
+                            .spawn(async move { attempt(&state, claimed, Some(permit)).await });
                     }
                     if full {
                         continue;
@@ -188,14 +185,21 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
             return Ok(attempts);
         }
         for claimed in batch {
-            attempt(state, claimed).await;
+            attempt(state, claimed, None).await;
             attempts += 1;
         }
     }
 }
 
-/// One attempt of one delivery, recorded whatever happens.
-pub async fn attempt(state: &AppState, claimed: ClaimedDelivery) {
+/// One attempt of one delivery, recorded whatever happens. `slot` is given
+/// back as soon as the request is over, not when its record is durable: the
+/// lease keeps the delivery ours until then, and the worker can meanwhile
+/// send more (recording waits for a group commit, sending does not).
+pub async fn attempt(
+    state: &AppState,
+    claimed: ClaimedDelivery,
+    slot: Option<OwnedSemaphorePermit>,
+) {
     let delivery = &claimed.delivery;
     let started_at = state.now();
     let clock = Instant::now();
@@ -204,6 +208,10 @@ pub async fn attempt(state: &AppState, claimed: ClaimedDelivery) {
         DeliveryTarget::Ats => send_to_ats(state, delivery, &claimed.payload).await,
     };
     let elapsed = clock.elapsed();
+    if let Some(slot) = slot {
+        drop(slot);
+        state.wake_dispatcher();
+    }
     let duration_ms = elapsed.as_millis() as i64;
     let now = state.now();
     let attempts_this_round = (delivery.attempts - delivery.round_start + 1).max(1) as usize;
@@ -256,6 +264,7 @@ pub async fn attempt(state: &AppState, claimed: ClaimedDelivery) {
             tracing::error!(delivery_id = %delivery.id, error = %e, "could not record a delivery attempt; it will be retried when its lease expires")
         }
     }
+    crate::health::note_attempt(state, delivery, &result, record.error.as_deref()).await;
     match &result {
         AttemptResult::Succeeded => {
             tracing::debug!(delivery_id = %delivery.id, target = delivery.target.as_str(), duration_ms, "delivered")
@@ -285,15 +294,17 @@ fn record_metrics(target: DeliveryTarget, result: &AttemptResult, elapsed: Durat
         .record(elapsed.as_secs_f64());
 }
 
-/// Tell the vendor when an update to the ATS was given up (never for a vendor
-/// webhook itself, which would only fail the same way).
+/// Tell the vendor when an update to the ATS or an order's webhook was given
+/// up (the vendor may retry it by hand once its endpoint is back). A webhook's
+/// news goes to the vendor's other endpoints, and never about a webhook that is
+/// itself an announcement, which would announce itself forever.
 fn announcement(
     delivery: &Delivery,
     result: &AttemptResult,
     attempt: &Attempt,
     now: i64,
 ) -> Vec<OutboxMessage> {
-    if delivery.target != DeliveryTarget::Ats {
+    if delivery.target == DeliveryTarget::Vendor && !delivery.event_type.starts_with("order.") {
         return vec![];
     }
     let event = match result {
@@ -305,13 +316,18 @@ fn announcement(
     view.attempt_count = attempt.attempt;
     view.last_status_code = attempt.status_code;
     view.last_error = attempt.error.clone();
-    vec![OutboxMessage::Vendor {
-        event,
-        payload: webhook_body(event, now, json!({ "delivery": view })),
+    let payload = webhook_body(event, now, json!({ "delivery": view }));
+    vec![match &delivery.endpoint_id {
+        Some(endpoint) => OutboxMessage::VendorElsewhere {
+            event,
+            payload,
+            except: endpoint.clone(),
+        },
+        None => OutboxMessage::Vendor { event, payload },
     }]
 }
 
-async fn send_webhook(state: &AppState, delivery: &Delivery, payload: &Value) -> Outcome {
+async fn send_webhook(state: &AppState, delivery: &Delivery, payload: &str) -> Outcome {
     let Some(endpoint_id) = &delivery.endpoint_id else {
         return Outcome::permanent("this webhook has no endpoint");
     };
@@ -333,7 +349,7 @@ async fn send_webhook(state: &AppState, delivery: &Delivery, payload: &Value) ->
     if let Err(e) = state.policy.check_url(&url) {
         return Outcome::permanent(e);
     }
-    let body = serde_json::to_vec(payload).expect("JSON values always serialise");
+    let body = payload.as_bytes().to_vec();
     let timestamp = state.now() / 1000;
     let signature = match crate::webhooks::sign(&secrets, delivery.id.as_str(), timestamp, &body) {
         Ok(s) => s,
@@ -381,7 +397,7 @@ async fn send_webhook(state: &AppState, delivery: &Delivery, payload: &Value) ->
     }
 }
 
-async fn send_to_ats(state: &AppState, delivery: &Delivery, payload: &Value) -> Outcome {
+async fn send_to_ats(state: &AppState, delivery: &Delivery, payload: &str) -> Outcome {
     let Some(account) = &delivery.account_id else {
         return Outcome::permanent("this update has no account");
     };

@@ -11,22 +11,42 @@ use screenhub_core::event::EventType;
 use screenhub_core::order::{Actor, Change, OrderStatus, TransitionError};
 use screenhub_core::{AccountId, OrderId};
 use screenhub_store::{Account, NewOrder, Order, OutboxMessage, StoreError};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::views::OrderView;
 
 /// The body of a vendor webhook: `{type, timestamp, data}`.
-pub fn webhook_body(event: EventType, now: Millis, data: Value) -> Value {
-    json!({ "type": event.as_str(), "timestamp": rfc3339(now), "data": data })
+#[derive(Serialize)]
+pub struct WebhookBody<T> {
+    #[serde(rename = "type")]
+    pub event_type: &'static str,
+    pub timestamp: String,
+    pub data: T,
+}
+
+/// The JSON text of a vendor webhook announcing `event` with `data`.
+pub fn webhook_body(event: EventType, now: Millis, data: impl Serialize) -> Box<RawValue> {
+    let body = WebhookBody {
+        event_type: event.as_str(),
+        timestamp: rfc3339(now),
+        data,
+    };
+    serde_json::value::to_raw_value(&body).expect("webhook bodies have string keys")
+}
+
+#[derive(Serialize)]
+struct OrderData {
+    order: OrderView,
 }
 
 fn order_webhook(event: EventType, order: &Order, now: Millis) -> OutboxMessage {
-    OutboxMessage::Vendor {
-        event,
-        payload: webhook_body(event, now, json!({ "order": OrderView::from(order) })),
-    }
+    let order = OrderView::from(order);
+    let payload = webhook_body(event, now, OrderData { order });
+    OutboxMessage::Vendor { event, payload }
 }
 
 /// The `assessment.update` that tells the ATS where an order stands now.
@@ -53,10 +73,7 @@ pub fn ats_update_for(order: &Order) -> Option<AssessmentUpdate> {
 }
 
 fn ats_outbox(order: &Order) -> Option<OutboxMessage> {
-    ats_update_for(order).map(|u| OutboxMessage::Ats {
-        event_type: "assessment.update".into(),
-        payload: u.to_json(),
-    })
+    ats_update_for(order).map(|u| OutboxMessage::ats("assessment.update", &u))
 }
 
 /// A refusal of a partner-API call, worded for the recruiter who sees it in Ashby.

@@ -65,6 +65,9 @@ pub struct FaultArgs {
     /// Share of requests answered 429.
     #[arg(long, default_value_t = 0.0)]
     rate_limit_rate: f64,
+    /// Share of requests whose connection is closed without an answer.
+    #[arg(long, default_value_t = 0.0)]
+    drop_rate: f64,
     /// Mark 429s `X-RateLimit-Scope: integration-partner`.
     #[arg(long)]
     rate_limit_scope_partner: bool,
@@ -90,6 +93,7 @@ impl FaultArgs {
             timeout_rate: self.timeout_rate,
             timeout_ms: self.timeout_ms,
             rate_limit_rate: self.rate_limit_rate,
+            drop_rate: self.drop_rate,
             rate_limit_scope_partner: self.rate_limit_scope_partner,
             retry_after_secs: self.retry_after_secs,
             seed,

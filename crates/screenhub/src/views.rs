@@ -26,7 +26,8 @@ pub struct AccountView {
     pub ats: Ats,
     pub environment: Environment,
     pub status: AccountStatus,
-    /// Why the account is in `error`, for a person.
+    /// Why the account is in `error`, or why it needs attention although
+    /// `active` (updates to the ATS keep failing), for a person.
     pub status_reason: Option<String>,
     /// Ashby's public API base URL used for this account.
     pub ats_api_base_url: String,
@@ -41,6 +42,8 @@ pub struct AccountView {
     pub created_at: String,
     pub updated_at: String,
     pub last_activity_at: Option<String>,
+    /// How updates to the account's ATS are faring.
+    pub ats_delivery: HealthView,
 }
 
 impl AccountView {
@@ -51,7 +54,7 @@ impl AccountView {
             ats: a.ats,
             environment: a.environment,
             status: a.status(),
-            status_reason: a.status_reason.clone(),
+            status_reason: a.status_reason.clone().or_else(|| ats_failing_reason(a)),
             ats_api_base_url: a.ats_api_base_url.clone(),
             ats_partner_base_url: partner_base_url,
             token_prefix: a.token_prefix.clone(),
@@ -60,8 +63,21 @@ impl AccountView {
             created_at: time(a.created_at),
             updated_at: time(a.updated_at),
             last_activity_at: opt_time(a.last_activity_at),
+            ats_delivery: HealthView::from(&a.ats_health),
         }
     }
+}
+
+/// Why an account whose ATS updates keep failing needs attention.
+fn ats_failing_reason(a: &screenhub_store::Account) -> Option<String> {
+    let h = &a.ats_health;
+    let since = h.failing_since.filter(|_| h.is_failing())?;
+    Some(format!(
+        "Updates to the ATS have been failing since {} ({} attempts in a row); last error: {}",
+        time(since),
+        h.consecutive_failures,
+        h.last_error.as_deref().unwrap_or("unknown"),
+    ))
 }
 
 /// An account as created: the only time the API shows its token.
@@ -322,6 +338,46 @@ pub struct EndpointView {
     pub disabled: bool,
     pub created_at: String,
     pub updated_at: String,
+    #[serde(flatten)]
+    pub health: HealthView,
+}
+
+/// How deliveries to a receiver are faring: `failing` once they have kept
+/// failing (see `failing_after_attempts` and `failing_after_secs` in the
+/// configuration), `healthy` again after the next success.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthView {
+    #[schema(example = "healthy")]
+    pub health: Health,
+    /// When the current run of failures began (only while `failing`).
+    pub failing_since: Option<String>,
+    /// Failed attempts in a row since the last success.
+    pub consecutive_failures: i64,
+    /// The last failure of the current run.
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    Healthy,
+    Failing,
+}
+
+impl From<&screenhub_store::ReceiverHealth> for HealthView {
+    fn from(h: &screenhub_store::ReceiverHealth) -> Self {
+        let failing = h.is_failing();
+        Self {
+            health: if failing {
+                Health::Failing
+            } else {
+                Health::Healthy
+            },
+            failing_since: h.failing_since.filter(|_| failing).map(time),
+            consecutive_failures: h.consecutive_failures,
+            last_error: h.last_error.clone(),
+        }
+    }
 }
 
 impl From<&screenhub_store::WebhookEndpoint> for EndpointView {
@@ -337,6 +393,7 @@ impl From<&screenhub_store::WebhookEndpoint> for EndpointView {
             disabled: e.disabled,
             created_at: time(e.created_at),
             updated_at: time(e.updated_at),
+            health: HealthView::from(&e.health),
         }
     }
 }

@@ -8,6 +8,11 @@
 //! `cargo test -p screenhub --test multinode -- --ignored --test-threads=1`.
 //! The PostgreSQL ones need SCREENHUB_TEST_DATABASE_URL.
 //!
+//! `crash_harness_*` SIGKILLs one node under steady load at random moments
+//! (`SCREENHUB_CRASH_KILLS`, default 20; the long variant is
+//! `SCREENHUB_CRASH_KILLS=200 cargo test -p screenhub --test multinode crash_harness -- --ignored --nocapture`),
+//! and `sigterm_*` checks graceful shutdown. See RELIABILITY.md.
+//!
 //! `bench_start_throughput` is the multi-node benchmark (see BENCHMARKS.md).
 
 use std::collections::{HashMap, HashSet};
@@ -164,6 +169,39 @@ impl Cluster {
         self.balancer.url.clone()
     }
 
+    /// Send SIGTERM to node `i`.
+    async fn signal_terminate(&self, i: usize) {
+        let nodes = self.nodes.lock().await;
+        let pid = nodes[i]
+            .child
+            .as_ref()
+            .unwrap()
+            .id()
+            .expect("a running node");
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    }
+
+    /// Wait (at most `bound`) for node `i` to exit.
+    async fn wait_exit(&self, i: usize, bound: Duration) -> std::process::ExitStatus {
+        let mut nodes = self.nodes.lock().await;
+        let mut child = nodes[i].child.take().unwrap();
+        tokio::time::timeout(bound, child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("node {i} still running {bound:?} after SIGTERM"))
+            .unwrap()
+    }
+
+    /// Start node `i` again (after it exited).
+    async fn restart(&self, i: usize) {
+        let mut nodes = self.nodes.lock().await;
+        self.spawn(&mut nodes[i]);
+        self.wait_ready(i, &mut nodes[i]).await;
+    }
+
     /// Fail the test with the nodes' logs when they logged errors.
     fn logs(&self) -> String {
         (0..self.ports.len())
@@ -230,6 +268,8 @@ struct Received {
     /// webhook-id → how many times it arrived.
     ids: Mutex<HashMap<String, usize>>,
     unverified: AtomicUsize,
+    /// Answer only after this long (a slow vendor).
+    delay_ms: std::sync::atomic::AtomicU64,
 }
 
 async fn start_receiver() -> (String, Arc<Received>) {
@@ -260,6 +300,10 @@ async fn receive(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
+    let delay = received.delay_ms.load(Ordering::Relaxed);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
     *received.ids.lock().unwrap().entry(id).or_default() += 1;
     StatusCode::NO_CONTENT
 }
@@ -369,6 +413,11 @@ impl World {
     /// What a recruiter does, as Ashby retries it: start until Ashby gets an
     /// answer (a killed node cuts the connection; the retry dedupes).
     async fn start(&self, n: usize) -> String {
+        self.start_counting_tries(n).await.0
+    }
+
+    /// A start as Ashby retries it, and how many tries it took.
+    async fn start_counting_tries(&self, n: usize) -> (String, usize) {
         let options = StartOptions {
             assessment_type_id: Some(self.type_id.clone()),
             application: Some(json!({"ashby_id": format!("app-{n}")})),
@@ -377,10 +426,10 @@ impl World {
             ),
             ..Default::default()
         };
-        for _ in 0..100 {
+        for tries in 1..=100 {
             match self.sim.start_assessment(options.clone()).await {
                 Ok(outcome) if outcome.call.status == 200 => {
-                    return outcome.assessment_id.expect("an assessment id")
+                    return (outcome.assessment_id.expect("an assessment id"), tries)
                 }
                 Ok(outcome) if outcome.call.status >= 500 => {}
                 Ok(outcome) => panic!("start {n} refused: {:?}", outcome.call),
@@ -391,65 +440,28 @@ impl World {
         panic!("start {n} never got an answer");
     }
 
-    /// The vendor reports progress, then the result. After a cut connection
-    /// it asks for the order first, as a careful vendor does, so a retry does
-    /// not report the same progress twice (an Idempotency-Key would make the
-    /// retry wait until the dead node's claim on the key goes stale).
+    /// The vendor reports progress, then the result, each sent until it has
+    /// an answer (see `vendor_call`).
     async fn complete(&self, id: &str) {
-        let base = format!("{}/v1/orders/{id}", self.cluster.url());
-        let calls = [
-            (
-                reqwest::Method::POST,
-                format!("{base}/status"),
-                json!({"status": "in_progress", "label": "Candidate invited"}),
-                "in_progress",
-            ),
-            (
-                reqwest::Method::PUT,
-                format!("{base}/result"),
-                json!({"outcome": "pass", "report_url": "https://vendor.example/reports/1", "summary": "Clear"}),
-                "completed",
-            ),
-        ];
-        for (method, url, body, reached) in calls {
-            for attempt in 0.. {
-                assert!(attempt < 100, "{url} never got an answer");
-                if attempt > 0 && self.order_status(&base).await.as_deref() == Some(reached) {
-                    break;
-                }
-                let res = self
-                    .http
-                    .request(method.clone(), &url)
-                    .bearer_auth(&self.api_key)
-                    .json(&body)
-                    .send()
-                    .await;
-                match res {
-                    Ok(r) if r.status() == 200 => break,
-                    Ok(r) if r.status().is_server_error() => {}
-                    Ok(r) => panic!(
-                        "{url}: {} {}",
-                        r.status(),
-                        r.text().await.unwrap_or_default()
-                    ),
-                    Err(_) => {}
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    }
-
-    /// The order's status, or `None` when no node answered.
-    async fn order_status(&self, url: &str) -> Option<String> {
-        let res = self
-            .http
-            .get(url)
-            .bearer_auth(&self.api_key)
-            .send()
-            .await
-            .ok()?;
-        let order: Value = res.json().await.ok()?;
-        order["status"].as_str().map(str::to_owned)
+        let load = Load::default();
+        self.vendor_call(
+            &load,
+            id,
+            reqwest::Method::POST,
+            "/status",
+            json!({"status": "in_progress", "label": "Candidate invited"}),
+            |o| o["status"] == "in_progress",
+        )
+        .await;
+        self.vendor_call(
+            &load,
+            id,
+            reqwest::Method::PUT,
+            "/result",
+            json!({"outcome": "pass", "report_url": "https://vendor.example/reports/1", "summary": "Clear"}),
+            |o| o["status"] == "completed",
+        )
+        .await;
     }
 
     async fn all_orders(&self) -> Vec<screenhub_store::Order> {
@@ -720,6 +732,464 @@ async fn one_node_on_sqlite_survives_a_kill() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("screenhub.db").display());
     scenario(1, &url, count_from_env(1000)).await;
+}
+
+// ---------------------------------------------------------------------------
+// Crash harness: one node under steady load, SIGKILLed at random moments and
+// restarted on the same data, again and again.
+
+fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The vendor's progress reports, in order, before the result.
+const STEPS: [&str; 2] = ["Step 1", "Step 2"];
+
+/// What the load saw.
+#[derive(Default)]
+struct Load {
+    /// Every start Ashby got an answer for: application number, assessment id.
+    accepted: Mutex<Vec<(usize, String)>>,
+    /// Start requests sent again after no answer (a killed node).
+    start_retries: AtomicUsize,
+    /// Vendor calls sent again after no answer (read first: sent only when
+    /// the first one had not taken effect).
+    vendor_retries: AtomicUsize,
+    /// Vendor calls answered 200.
+    vendor_accepted: AtomicUsize,
+    /// Vendor calls that went unanswered but, read back, had taken effect.
+    vendor_confirmed_by_reading: AtomicUsize,
+    /// What the vendor read back after an accepted call, when it was not what
+    /// the call had made it (an answer before the write was durable, or a
+    /// status that went backwards).
+    regressions: Mutex<Vec<String>>,
+}
+
+fn status_rank(status: &str) -> u8 {
+    match status {
+        "pending" => 0,
+        "in_progress" => 1,
+        _ => 2,
+    }
+}
+
+impl World {
+    /// The order as the vendor reads it, once some node answers.
+    async fn read_order(&self, id: &str) -> Value {
+        let url = format!("{}/v1/orders/{id}", self.cluster.url());
+        for _ in 0..600 {
+            if let Ok(res) = self.http.get(&url).bearer_auth(&self.api_key).send().await {
+                if res.status() == 200 {
+                    if let Ok(order) = res.json::<Value>().await {
+                        return order;
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{url} never answered");
+    }
+
+    /// One vendor call, sent until it has an answer. After no answer the
+    /// vendor reads the order, and sends again only when the call had not
+    /// taken effect, as a careful vendor does, so nothing is reported twice (an
+    /// Idempotency-Key would make the retry wait until the dead node's claim on
+    /// the key goes stale).
+    async fn vendor_call(
+        &self,
+        load: &Load,
+        id: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Value,
+        took_effect: impl Fn(&Value) -> bool,
+    ) {
+        let url = format!("{}/v1/orders/{id}{path}", self.cluster.url());
+        for attempt in 0..200 {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                if took_effect(&self.read_order(id).await) {
+                    load.vendor_confirmed_by_reading
+                        .fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                load.vendor_retries.fetch_add(1, Ordering::Relaxed);
+            }
+            let res = self
+                .http
+                .request(method.clone(), &url)
+                .bearer_auth(&self.api_key)
+                .json(&body)
+                .send()
+                .await;
+            match res {
+                Ok(r) if r.status() == 200 => {
+                    load.vendor_accepted.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                Ok(r) if r.status().is_server_error() => {}
+                Ok(r) => panic!(
+                    "{url}: {} {}",
+                    r.status(),
+                    r.text().await.unwrap_or_default()
+                ),
+                Err(_) => {}
+            }
+        }
+        panic!("{url} never got an answer");
+    }
+
+    /// One application's life: Ashby starts it, the vendor reports progress
+    /// twice and then the result, reading the order back after each call.
+    async fn crash_flow(&self, load: &Load, n: usize) {
+        let (id, tries) = self.start_counting_tries(n).await;
+        load.start_retries.fetch_add(tries - 1, Ordering::Relaxed);
+        load.accepted.lock().unwrap().push((n, id.clone()));
+        let mut rank = 0;
+        let mut check = |order: &Value, expected_status: &str, expected_label: Option<&str>| {
+            let status = order["status"].as_str().unwrap_or_default();
+            let label = order["progress"]["label"].as_str();
+            let now = status_rank(status);
+            if now < rank
+                || status != expected_status
+                || (expected_label.is_some() && label != expected_label)
+            {
+                load.regressions.lock().unwrap().push(format!(
+                    "{id}: expected {expected_status} {expected_label:?}, read {status} {label:?}"
+                ));
+            }
+            rank = rank.max(now);
+        };
+        check(&self.read_order(&id).await, "pending", None);
+        for step in STEPS {
+            self.vendor_call(
+                load,
+                &id,
+                reqwest::Method::POST,
+                "/status",
+                json!({"status": "in_progress", "label": step}),
+                |o| o["progress"]["label"] == step,
+            )
+            .await;
+            check(&self.read_order(&id).await, "in_progress", Some(step));
+        }
+        self.vendor_call(
+            load,
+            &id,
+            reqwest::Method::PUT,
+            "/result",
+            json!({"outcome": "pass", "report_url": format!("https://vendor.example/reports/{n}"), "summary": "Clear"}),
+            |o| o["status"] == "completed",
+        )
+        .await;
+        check(&self.read_order(&id).await, "completed", None);
+    }
+}
+
+/// Steady load (concurrent starts, progress and results) on one node, killed
+/// with SIGKILL at random moments and restarted on the same data each time.
+async fn crash_harness(backend: &str, database_url: &str) {
+    use rand::{Rng, SeedableRng};
+    let kills: usize = env_number("SCREENHUB_CRASH_KILLS", 20);
+    let clients: usize = env_number("SCREENHUB_CRASH_CLIENTS", 12);
+    let seed: u64 = env_number("SCREENHUB_CRASH_SEED", rand::random());
+    eprintln!(
+        "crash harness on {backend}: {kills} kills, {clients} clients, SCREENHUB_CRASH_SEED={seed}"
+    );
+    let began = Instant::now();
+    let world = World::new(1, database_url).await;
+    let load = Load::default();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let next = AtomicUsize::new(0);
+    let clients = futures::future::join_all((0..clients).map(|_| async {
+        while !stop.load(Ordering::Relaxed) {
+            world
+                .crash_flow(&load, next.fetch_add(1, Ordering::Relaxed))
+                .await;
+        }
+    }));
+    let killer = async {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        for _ in 0..kills {
+            let pause = rng.gen_range(100..1500);
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+            world.cluster.kill_and_restart(0).await;
+        }
+        // Some load on the last incarnation too, then let the flows finish.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        stop.store(true, Ordering::Relaxed);
+    };
+    tokio::join!(clients, killer);
+    let loaded_in = began.elapsed();
+    let accepted = load.accepted.lock().unwrap().clone();
+    let starts = accepted.len();
+
+    // Everything delivered: nothing pending, every result in Ashby.
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        let pending = world.deliveries(Some(DeliveryState::Pending)).await.len();
+        let done = world
+            .sim
+            .assessments()
+            .iter()
+            .filter(|a| a.result.is_some())
+            .count();
+        if pending == 0 && done == starts {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not settled: {pending} pending, {done}/{starts} results in Ashby\n{}",
+            world.cluster.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Every accepted start has exactly one order, the one Ashby was told.
+    let orders = world.all_orders().await;
+    let by_application: HashMap<String, usize> = orders.iter().fold(HashMap::new(), |mut m, o| {
+        *m.entry(o.application_ats_id.clone()).or_default() += 1;
+        m
+    });
+    assert_eq!(orders.len(), starts, "one order per accepted start");
+    assert!(
+        by_application.values().all(|&c| c == 1),
+        "an application has two orders"
+    );
+    let order_ids: HashSet<String> = orders.iter().map(|o| o.id.to_string()).collect();
+    let accepted_ids: HashSet<String> = accepted.iter().map(|(_, id)| id.clone()).collect();
+    assert_eq!(
+        order_ids, accepted_ids,
+        "Ashby's assessment ids are the orders"
+    );
+
+    // Every accepted vendor update reached Ashby, in the vendor's order, and
+    // the last is the result; no status went backwards.
+    let mut ats_repeats = 0;
+    for (n, id) in &accepted {
+        let a = world
+            .sim
+            .assessment(id)
+            .unwrap_or_else(|| panic!("Ashby never heard of {id}"));
+        let statuses: Vec<&str> = a
+            .updates
+            .iter()
+            .map(|u| u.body["assessment_status"]["value"].as_str().unwrap_or("-"))
+            .collect();
+        assert_eq!(
+            statuses,
+            ["Started", "Step 1", "Step 2", "Completed"],
+            "{id}: {:#?}",
+            a.updates
+        );
+        let last = &a.updates[3].body;
+        assert!(
+            last.get("assessment_result").is_some()
+                && last.to_string().contains(&format!("reports/{n}\"")),
+            "{id}: the last update is the vendor's result: {last}"
+        );
+        for rejected in &a.rejected_updates {
+            assert!(
+                a.updates.iter().any(|u| u.body == rejected.body),
+                "{id}: refused an update that is not a repeat: {}",
+                rejected.message
+            );
+        }
+        ats_repeats += a.repeated_updates as usize + a.rejected_updates.len();
+    }
+    let regressions = load.regressions.lock().unwrap().clone();
+    assert!(regressions.is_empty(), "{regressions:#?}");
+
+    // Nothing pending or given up; every webhook arrived.
+    let deliveries = world.deliveries(None).await;
+    let not_delivered: Vec<_> = deliveries
+        .iter()
+        .filter(|d| d.state != DeliveryState::Succeeded)
+        .map(|d| (d.id.to_string(), d.state, d.last_error.clone()))
+        .collect();
+    assert!(not_delivered.is_empty(), "{not_delivered:#?}");
+    let received = world.received.ids.lock().unwrap().clone();
+    let vendor: Vec<_> = deliveries
+        .iter()
+        .filter(|d| d.target == DeliveryTarget::Vendor)
+        .collect();
+    for d in &vendor {
+        assert!(
+            received.contains_key(d.id.as_str()),
+            "webhook {} never arrived",
+            d.id
+        );
+    }
+    assert_eq!(world.received.unverified.load(Ordering::Relaxed), 0);
+    let webhook_duplicates = received.values().sum::<usize>() - received.len();
+    let ats_updates = deliveries.len() - vendor.len();
+    eprintln!(
+        "crash harness on {backend}: {kills} SIGKILLs survived in {:.0} s (load {:.0} s); \
+         {starts} starts accepted ({} resent after a lost connection), \
+         {} vendor updates accepted ({} answered only by reading back, {} resent), \
+         {ats_updates} updates delivered to Ashby \
+         ({ats_repeats} repeats after a kill, absorbed), {} webhooks delivered \
+         ({webhook_duplicates} duplicate arrivals); lost 0, regressed 0, pending 0",
+        began.elapsed().as_secs_f64(),
+        loaded_in.as_secs_f64(),
+        load.start_retries.load(Ordering::Relaxed),
+        load.vendor_accepted.load(Ordering::Relaxed)
+            + load.vendor_confirmed_by_reading.load(Ordering::Relaxed),
+        load.vendor_confirmed_by_reading.load(Ordering::Relaxed),
+        load.vendor_retries.load(Ordering::Relaxed),
+        vendor.len(),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "starts OS processes; run by scripts/test"]
+async fn crash_harness_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("screenhub.db").display());
+    crash_harness("SQLite", &url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "starts OS processes; run by scripts/test"]
+async fn crash_harness_on_postgres() {
+    let Some(url) = postgres_url().await else {
+        return;
+    };
+    crash_harness("PostgreSQL", &url).await;
+}
+
+// ---------------------------------------------------------------------------
+// Graceful shutdown: SIGTERM with requests and delivery attempts in flight.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "starts OS processes; run by scripts/test"]
+async fn sigterm_finishes_requests_and_attempts_in_flight_and_releases_leases() {
+    /// More than the node attempts at once, so some wait unclaimed.
+    const ORDERS: usize = DELIVERY_CONCURRENCY + 8;
+    const SLOW: u64 = 1_500;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("screenhub.db").display());
+    let world = World::new(1, &url).await;
+    let port = world.cluster.ports[0];
+
+    // A slow Ashby, and a request that waits on it: verifying a new Ashby key.
+    world
+        .sim
+        .set_faults(screenhub::sim::ashby::Faults {
+            latency_ms: SLOW,
+            ..Default::default()
+        })
+        .unwrap();
+    let account_id = world.store.list_accounts(None, 10).await.unwrap()[0]
+        .id
+        .to_string();
+    let key = world.sim.create_key(None, None).key;
+    let slow_request = {
+        let (http, url, api_key) = (
+            world.http.clone(),
+            format!(
+                "{}/v1/accounts/{account_id}/ats-credentials",
+                world.cluster.url()
+            ),
+            world.api_key.clone(),
+        );
+        tokio::spawn(async move {
+            let res = http
+                .put(url)
+                .bearer_auth(api_key)
+                .json(&json!({"api_key": key}))
+                .send()
+                .await
+                .expect("the request in flight is answered");
+            (
+                res.status(),
+                res.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        })
+    };
+    // A slow vendor endpoint, and webhooks for it.
+    world.received.delay_ms.store(SLOW, Ordering::Relaxed);
+    futures::future::join_all((0..ORDERS).map(|n| world.start(n))).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let in_flight: HashSet<String> = world
+        .deliveries(None)
+        .await
+        .iter()
+        .filter(|d| d.lease_owner.is_some())
+        .map(|d| d.id.to_string())
+        .collect();
+    assert!(!in_flight.is_empty(), "attempts in flight at the signal");
+
+    let signalled = Instant::now();
+    world.cluster.signal_terminate(0).await;
+    // New connections are refused at once.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err(),
+        "a new connection was accepted after SIGTERM"
+    );
+    // The request in flight gets its normal answer.
+    let (status, account) = slow_request.await.unwrap();
+    assert_eq!(
+        (status.as_u16(), &account["status"]),
+        (200, &json!("active")),
+        "{account}"
+    );
+    // The process exits cleanly, soon.
+    let exit = world.cluster.wait_exit(0, Duration::from_secs(10)).await;
+    let stopped_in = signalled.elapsed();
+    assert!(
+        exit.success(),
+        "exit status {exit}\n{}",
+        world.cluster.logs()
+    );
+
+    // Every attempt in flight finished and was recorded; no lease is left.
+    let deliveries = world.deliveries(None).await;
+    assert!(deliveries
+        .iter()
+        .all(|d| d.lease_owner.is_none() && d.lease_until.is_none()));
+    let attempted: Vec<_> = deliveries.iter().filter(|d| d.attempts > 0).collect();
+    assert!(attempted
+        .iter()
+        .all(|d| d.state == DeliveryState::Succeeded));
+    let attempted_ids: HashSet<String> = attempted.iter().map(|d| d.id.to_string()).collect();
+    assert!(
+        in_flight.is_subset(&attempted_ids),
+        "every attempt in flight was recorded"
+    );
+    let waiting = deliveries.len() - attempted.len();
+
+    // A restarted node takes the rest over at once, not after a lease expires.
+    world.received.delay_ms.store(0, Ordering::Relaxed);
+    world.sim.set_faults(Default::default()).unwrap();
+    let restarted = Instant::now();
+    world.cluster.restart(0).await;
+    while !world
+        .deliveries(Some(DeliveryState::Pending))
+        .await
+        .is_empty()
+    {
+        assert!(
+            restarted.elapsed() < Duration::from_secs(5),
+            "the restarted node did not pick the waiting deliveries up at once"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let received = world.received.ids.lock().unwrap().len();
+    assert_eq!(received, deliveries.len());
+    eprintln!(
+        "sigterm: {} attempts and 1 request in flight finished; exited 0 in {:.1} s; \
+         {waiting} waiting deliveries taken over {:.2} s after the restart",
+        in_flight.len(),
+        stopped_in.as_secs_f64(),
+        restarted.elapsed().as_secs_f64()
+    );
 }
 
 // ---------------------------------------------------------------------------

@@ -94,23 +94,7 @@ async fn main() {
         hub.store().kind()
     );
 
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let res = client
-        .post(format!("{}/dashboard/sign-in", hub.url()))
-        .form(&[("api_key", hub.api_key.as_str())])
-        .send()
-        .await
-        .unwrap();
-    let cookie = res.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let (client, cookie) = hub.dashboard_session().await;
     let base = hub.url();
     let pages = [
         (

@@ -358,4 +358,400 @@ async fn the_session_cookie_is_http_only_and_scoped() {
         assert!(cookie.contains(part), "{cookie} has {part}");
     }
     assert!(!cookie.contains("Secure"), "plain http public URL");
+    assert!(
+        cookie.contains("Max-Age=43200"),
+        "12 hours by default: {cookie}"
+    );
+
+    // The session lasts as long as `dashboard_session_hours` says.
+    let short = TestHub::spawn_with(|c| c.dashboard_session_hours = 1).await;
+    let res = client
+        .post(format!("{}/dashboard/sign-in", short.url()))
+        .form(&[("api_key", short.api_key.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.contains("Max-Age=3600"), "{cookie}");
+    let value = cookie.split(';').next().unwrap().split_once('=').unwrap().1;
+    let session = short
+        .store()
+        .find_dashboard_session(value, short.hub.state.now())
+        .await
+        .unwrap()
+        .expect("a live session");
+    let hour = 3_600_000;
+    let left = session.expires_at - short.hub.state.now();
+    assert!(left > hour - 60_000 && left <= hour, "{left} ms left");
+}
+
+/// The audit log's newest entry with this action.
+async fn audited(hub: &TestHub, action: &str) -> serde_json::Value {
+    let (status, log) = hub.get("/v1/audit-log?limit=100").await;
+    assert_eq!(status, 200, "{log}");
+    log["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == action)
+        .unwrap_or_else(|| panic!("no {action} in {log}"))
+        .clone()
+}
+
+#[tokio::test]
+async fn the_vendor_edits_and_creates_packages() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let w = World::new().await;
+    sign_in(&browser, &w.hub).await;
+    browser.click("nav a[href='/dashboard/packages']").await;
+    browser
+        .click("#packages tr[data-package='basic'] a.edit")
+        .await;
+    browser.wait_for_text("Edit package").await;
+    assert_eq!(
+        browser.attr("#name", "value").await.unwrap(),
+        "Basic background check",
+        "the form opens with what is stored"
+    );
+    browser.fill("#name", "Standard background check").await;
+    browser
+        .fill("#description", "Identity, criminal and employment")
+        .await;
+    browser
+        .fill("#screenings", "Identity\nCriminal\n\nEmployment history")
+        .await;
+    browser.click("#offered-some").await;
+    browser
+        .click(&format!("#account_ids option[value='{}']", w.account_id))
+        .await;
+    browser.click("#active").await;
+    browser.screenshot("dashboard-package-edit").await;
+    browser.click("#save").await;
+    browser.wait_for_text("Package `basic` saved.").await;
+
+    // The vendor API sees the change: the same store, the same rules.
+    let (status, p) = w.hub.get("/v1/packages/basic").await;
+    assert_eq!(status, 200, "{p}");
+    assert_eq!(p["name"], "Standard background check");
+    assert_eq!(p["description"], "Identity, criminal and employment");
+    assert_eq!(
+        p["screenings"],
+        json!(["Identity", "Criminal", "Employment history"])
+    );
+    assert_eq!(p["account_ids"], json!([w.account_id]));
+    assert_eq!(p["active"], false);
+    let entry = audited(&w.hub, "package.updated").await;
+    assert!(
+        entry["actor"]
+            .as_str()
+            .unwrap()
+            .starts_with("dashboard:key_"),
+        "{entry}"
+    );
+    assert_eq!(entry["target_id"], "basic");
+
+    // A new package whose id is taken comes back with the reason and what was typed.
+    browser.click("#new-package").await;
+    browser.fill("#id", "coding").await;
+    browser.fill("#name", "Take-home exercise").await;
+    browser.click("#save").await;
+    browser.wait_for_text("already exists").await;
+    assert!(browser
+        .text("#form-error")
+        .await
+        .contains("a package with id `coding` already exists"));
+    assert_eq!(
+        browser.attr("#name", "value").await.unwrap(),
+        "Take-home exercise"
+    );
+    browser.screenshot("dashboard-package-error").await;
+    browser.fill("#id", "take-home").await;
+    browser.click("#save").await;
+    browser.wait_for_text("Package `take-home` saved.").await;
+    let (status, p) = w.hub.get("/v1/packages/take-home").await;
+    assert_eq!(status, 200, "{p}");
+    assert_eq!(
+        (p["name"].as_str(), p["active"].as_bool()),
+        (Some("Take-home exercise"), Some(true))
+    );
+    assert!(p["account_ids"].is_null(), "offered to every account: {p}");
+    audited(&w.hub, "package.created").await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn the_vendor_adds_a_webhook_endpoint_and_sees_its_secret_once() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let w = World::new().await;
+    sign_in(&browser, &w.hub).await;
+    browser.click("nav a[href='/dashboard/endpoints']").await;
+    browser.click("#new-endpoint").await;
+    browser.wait_for_text("New webhook endpoint").await;
+
+    // A URL the API would refuse is refused here too, with the reason.
+    browser
+        .fill("#url", "ftp://hooks.example.com/screenhub")
+        .await;
+    browser.fill("#description", "Our ATS bridge").await;
+    browser.click("#save").await;
+    browser.wait_for_text("must use http or https").await;
+    assert!(
+        browser.text("#form-error").await.contains("url:"),
+        "names the field"
+    );
+    assert_eq!(
+        browser.attr("#description", "value").await.unwrap(),
+        "Our ATS bridge",
+        "what was typed is kept"
+    );
+    browser.screenshot("dashboard-endpoint-invalid-url").await;
+
+    browser
+        .fill("#url", "https://hooks.example.com/screenhub")
+        .await;
+    browser.click("#events-some").await;
+    browser
+        .click("input[name=events][value='order.created']")
+        .await;
+    browser.click("#save").await;
+    browser.wait_for_text("Webhook endpoint created").await;
+    let secret = browser.text("#secret-value").await;
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    browser.screenshot("dashboard-endpoint-created").await;
+
+    let (_, list) = w.hub.get("/v1/webhook-endpoints").await;
+    let created = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["url"] == "https://hooks.example.com/screenhub")
+        .unwrap_or_else(|| panic!("{list}"))
+        .clone();
+    assert_eq!(created["events"], json!(["order.created"]));
+    assert_eq!(created["description"], "Our ATS bridge");
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(
+        audited(&w.hub, "webhook_endpoint.created").await["target_id"],
+        id
+    );
+
+    // Shown once: neither the list nor the endpoint's page shows it again.
+    browser.click("a[href='/dashboard/endpoints']").await;
+    browser.wait_for_text("hooks.example.com").await;
+    let source = browser.client().source().await.unwrap();
+    assert!(!source.contains(&secret));
+    browser
+        .click(&format!("#endpoints tr[data-endpoint='{id}'] a.edit"))
+        .await;
+    browser.wait_for_text("Signing secret").await;
+    assert!(!browser.client().source().await.unwrap().contains(&secret));
+
+    // Edit: description, no longer enabled.
+    browser.fill("#description", "Paused for maintenance").await;
+    browser.click("#enabled").await;
+    browser.click("#save").await;
+    browser.wait_for_text("saved.").await;
+    let (_, e) = w.hub.get(&format!("/v1/webhook-endpoints/{id}")).await;
+    assert_eq!(
+        (e["description"].as_str(), e["disabled"].as_bool()),
+        (Some("Paused for maintenance"), Some(true)),
+        "{e}"
+    );
+
+    // Rotate its secret: a new one, shown once.
+    browser
+        .click(&format!("#endpoints tr[data-endpoint='{id}'] a.edit"))
+        .await;
+    browser.click("#rotate-secret").await;
+    browser.wait_for_text("New signing secret").await;
+    let rotated = browser.text("#secret-value").await;
+    assert!(rotated.starts_with("whsec_") && rotated != secret);
+    assert!(browser
+        .page_text()
+        .await
+        .contains("old secret keeps working until"));
+    audited(&w.hub, "webhook_endpoint.secret_rotated").await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn package_and_endpoint_forms_refuse_forged_posts_and_bad_input_without_a_browser() {
+    let w = World::new().await;
+    let (client, cookie) = w.hub.dashboard_session().await;
+    let page = client
+        .get(format!("{}/dashboard/packages/new", w.hub.url()))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    let post = |path: &str, form: Vec<(&str, &str)>| {
+        client
+            .post(format!("{}{path}", w.hub.url()))
+            .header("cookie", &cookie)
+            .form(&form)
+            .send()
+    };
+    let res = post(
+        "/dashboard/packages/basic/edit",
+        vec![("csrf", "forged"), ("kind", "assessment"), ("name", "X")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 403);
+    let (_, p) = w.hub.get("/v1/packages/basic").await;
+    assert_eq!(p["name"], "Basic background check", "nothing changed");
+
+    // Bad input is a 422 with the API's own words, never a 500.
+    for (form, says) in [
+        (
+            vec![("csrf", csrf.as_str()), ("kind", "nonsense"), ("name", "X")],
+            "kind must be",
+        ),
+        (
+            vec![
+                ("csrf", csrf.as_str()),
+                ("kind", "assessment"),
+                ("name", " "),
+            ],
+            "name must be 1–200 characters",
+        ),
+        (
+            vec![
+                ("csrf", csrf.as_str()),
+                ("kind", "assessment"),
+                ("name", "X"),
+                ("offered_to", "some"),
+                ("account_ids", "acct_01JAAAAAAAAAAAAAAAAAAAAAAA"),
+            ],
+            "there is no account",
+        ),
+    ] {
+        let res = post("/dashboard/packages/basic/edit", form).await.unwrap();
+        assert_eq!(res.status(), 422);
+        assert!(res.text().await.unwrap().contains(says), "{says}");
+    }
+    let res = post(
+        "/dashboard/endpoints/new",
+        vec![
+            ("csrf", csrf.as_str()),
+            ("url", "https://hooks.example.com/x"),
+            ("events_scope", "some"),
+            ("events", "order.created"),
+            ("events", "no.such.event"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 422);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("`no.such.event` is not a webhook event type"));
+    let res = post(
+        "/dashboard/endpoints/ep_nope/rotate-secret",
+        vec![("csrf", csrf.as_str())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 404);
+}
+
+/// The link of the page's pager to the next (older) page, if there is one.
+fn next_href(html: &str) -> Option<String> {
+    let pager = &html[html.find("<div class=\"pager\">")?..];
+    let arrow = pager.find("→</a>")?;
+    let start = pager[..arrow].rfind("href=\"")? + "href=\"".len();
+    let href = &pager[start..];
+    Some(href[..href.find('"')?].replace("&amp;", "&"))
+}
+
+#[tokio::test]
+async fn every_dashboard_list_pages() {
+    let w = World::new().await;
+    let store = w.hub.store();
+    let now = w.hub.hub.state.now();
+    let account: screenhub_core::AccountId = w.account_id.parse().unwrap();
+    let orders: Vec<_> = (0..55)
+        .map(|i| screenhub_store::NewOrder {
+            id: screenhub_core::OrderId::generate(),
+            account_id: account.clone(),
+            package_id: "basic".into(),
+            package_name: "Basic background check".into(),
+            candidate_ats_id: format!("cand-{i}"),
+            candidate_email: format!("c{i}@example.com"),
+            application_ats_id: format!("app-{i}"),
+            application_status: "Active".into(),
+            job_ats_id: "job-1".into(),
+            job_name: "Engineer".into(),
+            job_req_id: None,
+            ats_payload: json!({}),
+            created_at: now - 1000 + i,
+        })
+        .collect();
+    store.bulk_insert_orders(&orders).await.unwrap();
+    for i in 0..55 {
+        store
+            .create_account(
+                screenhub_store::NewAccount {
+                    name: format!("Employer {i}"),
+                    ats_api_base_url: "http://127.0.0.1:1".into(),
+                    ..Default::default()
+                },
+                now,
+            )
+            .await
+            .unwrap();
+        store
+            .create_endpoint(&format!("https://hooks.example.com/{i}"), "", None, now)
+            .await
+            .unwrap();
+    }
+    let many: Vec<_> = (0..55)
+        .map(|i| json!({"id": format!("p{i:02}"), "kind": "assessment", "name": format!("Package {i}")}))
+        .collect();
+    let (status, _) = w.hub.put("/v1/packages", json!(many)).await;
+    assert_eq!(status, 200);
+
+    let (client, cookie) = w.hub.dashboard_session().await;
+    // (list, what marks one of its rows, how many there are in all)
+    for (list, row, total) in [
+        ("/dashboard/orders", "data-order=", 55),
+        ("/dashboard/accounts", "data-account=", 56),
+        ("/dashboard/packages", "data-package=", 55),
+        ("/dashboard/endpoints", "data-endpoint=", 56),
+    ] {
+        let mut seen = 0;
+        let mut pages = 0;
+        let mut next = Some(list.to_owned());
+        while let Some(path) = next {
+            let res = client
+                .get(format!("{}{path}", w.hub.url()))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200, "{path}");
+            let html = res.text().await.unwrap();
+            let rows = html.matches(row).count();
+            assert!(rows <= 50, "{path} shows {rows} rows");
+            seen += rows;
+            pages += 1;
+            next = next_href(&html);
+        }
+        assert_eq!((seen, pages), (total, 2), "{list}");
+    }
 }

@@ -13,10 +13,14 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
 use reqwest::Method;
 use screenhub::app::system_clock;
+use screenhub::sim::ashby::{dropped_connection, Fault, FaultCounters, Faults};
 use screenhub::{Config, Hub, Roles};
 use screenhub_store::{Cipher, MasterKey, Store};
 use serde_json::{json, Value};
@@ -98,6 +102,26 @@ impl TestHub {
 
     pub fn store(&self) -> &Store {
         &self.hub.state.store
+    }
+
+    /// Sign in to the dashboard with the test API key, without a browser:
+    /// a client that does not follow redirects, and the session cookie
+    /// (`screenhub_session=…`) to send with each request.
+    pub async fn dashboard_session(&self) -> (reqwest::Client, String) {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let res = client
+            .post(format!("{}/dashboard/sign-in", self.url()))
+            .form(&[("api_key", self.api_key.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303, "signed in");
+        let cookie = res.headers()["set-cookie"].to_str().unwrap();
+        let cookie = cookie.split(';').next().unwrap().to_owned();
+        (client, cookie)
     }
 
     /// Stop (gracefully) and start again on the same database and port.
@@ -249,6 +273,14 @@ struct ReceiverState {
     secret: Mutex<Option<String>>,
     fail_next: AtomicUsize,
     attempts: AtomicUsize,
+    faults: Mutex<Option<ReceiverFaults>>,
+}
+
+/// Faults drawn for every webhook, as a flaky vendor endpoint misbehaves.
+struct ReceiverFaults {
+    faults: Faults,
+    rng: StdRng,
+    injected: FaultCounters,
 }
 
 /// The vendor's webhook endpoint: verifies every signature, can fail on demand.
@@ -272,6 +304,27 @@ impl VendorReceiver {
 
     pub fn set_secret(&self, secret: &str) {
         *self.state.secret.lock().unwrap() = Some(secret.to_owned());
+    }
+
+    /// Misbehave like a flaky endpoint: 500s, hung requests, dropped
+    /// connections and 429s with `Retry-After`, drawn from a seeded generator.
+    pub fn set_faults(&self, faults: Faults, seed: u64) {
+        *self.state.faults.lock().unwrap() = Some(ReceiverFaults {
+            faults,
+            rng: StdRng::seed_from_u64(seed),
+            injected: FaultCounters::default(),
+        });
+    }
+
+    /// The faults injected since they were set.
+    pub fn faults_injected(&self) -> FaultCounters {
+        self.state
+            .faults
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(|f| f.injected.clone())
+            .unwrap_or_default()
     }
 
     /// Answer 500 to the next `n` webhooks.
@@ -299,29 +352,58 @@ async fn receive(
     State(state): State<Arc<ReceiverState>>,
     headers: HeaderMap,
     body: Bytes,
-) -> StatusCode {
+) -> Response {
     state.attempts.fetch_add(1, Ordering::SeqCst);
     if state
         .fail_next
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
         .is_ok()
     {
-        return StatusCode::INTERNAL_SERVER_ERROR;
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }
+    let fault = state.faults.lock().unwrap().as_mut().and_then(|f| {
+        let fault = f.faults.draw(&mut f.rng);
+        if let Some(fault) = &fault {
+            f.injected.count(fault);
+        }
+        fault
+    });
+    match fault {
+        None => accept(&state, &headers, &body).into_response(),
+        Some(Fault::Hang(duration)) => {
+            tokio::time::sleep(duration).await;
+            StatusCode::GATEWAY_TIMEOUT.into_response()
+        }
+        Some(Fault::Drop) => dropped_connection(),
+        Some(Fault::RateLimit {
+            retry_after_secs, ..
+        }) => {
+            let mut response = StatusCode::TOO_MANY_REQUESTS.into_response();
+            if let Some(secs) = retry_after_secs {
+                response
+                    .headers_mut()
+                    .insert("retry-after", secs.to_string().parse().unwrap());
+            }
+            response
+        }
+        Some(Fault::Error(_)) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// Verify and keep a webhook.
+fn accept(state: &ReceiverState, headers: &HeaderMap, body: &[u8]) -> StatusCode {
     let secret = state.secret.lock().unwrap().clone();
     let verified = match secret {
-        Some(secret) => screenhub::webhooks::verify(
-            &standardwebhooks::Webhook::new(&secret).unwrap(),
-            &body,
-            &headers,
-        )
-        .is_ok(),
+        Some(secret) => standardwebhooks::Webhook::new(&secret)
+            .unwrap()
+            .verify(body, headers)
+            .is_ok(),
         None => false,
     };
     if !verified {
         return StatusCode::UNAUTHORIZED;
     }
-    let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let value: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let webhook = ReceivedWebhook {
         id: headers
             .get("webhook-id")

@@ -121,29 +121,14 @@ pub struct Report {
     pub baseline: Vec<LoadReport>,
 }
 
-/// A start request as Ashby sends it, for application `n`.
+/// A start request as Ashby sends it, for application `n`. Written as text:
+/// the load generator shares the hub's two cores, so it must stay cheap.
 fn start_body(run: &str, type_id: &str, n: u64) -> Vec<u8> {
     let app = peers::application_id(run, n);
-    serde_json::to_vec(&json!({
-        "assessment_type_id": type_id,
-        "candidate": {
-            "ashby_id": format!("cand-{app}"),
-            "first_name": "Ada",
-            "last_name": "Lovelace",
-            "email": format!("{app}@candidates.example"),
-            "ashby_profile_url": format!("https://app.ashbyhq.com/candidates/cand-{app}")
-        },
-        "application": { "ashby_id": app, "status": "Active" },
-        "job": {
-            "ashby_id": "job-bench",
-            "name": "Backend Engineer",
-            "req_id": "REQ-1",
-            "ashby_job_url": "https://app.ashbyhq.com/jobs/job-bench",
-            "hiringTeam": [{ "userId": "u1", "firstName": "Ana", "lastName": "Lee", "email": "ana@employer.example", "role": "Recruiter" }]
-        },
-        "additional_fields": {}
-    }))
-    .expect("JSON serialises")
+    format!(
+        r#"{{"assessment_type_id":"{type_id}","candidate":{{"ashby_id":"cand-{app}","first_name":"Ada","last_name":"Lovelace","email":"{app}@candidates.example","ashby_profile_url":"https://app.ashbyhq.com/candidates/cand-{app}"}},"application":{{"ashby_id":"{app}","status":"Active"}},"job":{{"ashby_id":"job-bench","name":"Backend Engineer","req_id":"REQ-1","ashby_job_url":"https://app.ashbyhq.com/jobs/job-bench","hiringTeam":[{{"userId":"u1","firstName":"Ana","lastName":"Lee","email":"ana@employer.example","role":"Recruiter"}}]}},"additional_fields":{{}}}}"#
+    )
+    .into_bytes()
 }
 
 /// Phases shared by the load loop and the reporters.
@@ -443,7 +428,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             )
         }
         None => {
-            let mut config = Config::defaults();
+            // SCREENHUB_* variables tune the hub under test, as they would `serve`.
+            let mut config = Config::load(None, &Default::default())?;
             config.data_dir = tmp.path().to_path_buf();
             config.outbound_allow = vec!["127.0.0.0/8".parse().expect("a CIDR")];
             if let Some(url) = &args.database_url {

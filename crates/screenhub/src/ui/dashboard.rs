@@ -14,9 +14,9 @@ use axum::{Form, Router};
 use screenhub_core::clock::Millis;
 use screenhub_core::delivery::DeliveryState;
 use screenhub_core::order::OrderStatus;
-use screenhub_core::{AccountId, DeliveryId, EndpointId, OrderId};
+use screenhub_core::{AccountId, DeliveryId, OrderId};
 use screenhub_store::{
-    AccountPatch, DashboardSession, Delivery, DeliveryFilter, Order, OrderFilter, PackageInput,
+    AccountPatch, DashboardSession, Delivery, DeliveryFilter, Order, OrderFilter,
 };
 use serde::Deserialize;
 
@@ -26,9 +26,8 @@ use crate::ops;
 use crate::state::AppState;
 
 const COOKIE: &str = "screenhub_session";
-const SESSION_MS: Millis = 12 * 3600 * 1000;
 const DAY_MS: Millis = 86_400_000;
-const PAGE_SIZE: u32 = 50;
+pub(super) const PAGE_SIZE: u32 = 50;
 const STATUSES: [&str; 5] = ["pending", "in_progress", "completed", "cancelled", "failed"];
 
 pub fn router() -> Router<AppState> {
@@ -44,17 +43,13 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard/deliveries/{id}/retry", post(retry_delivery))
         .route("/dashboard/accounts", get(accounts))
         .route("/dashboard/accounts/{id}/{action}", post(account_action))
-        .route("/dashboard/packages", get(packages))
-        .route("/dashboard/packages/{id}/{action}", post(package_action))
-        .route("/dashboard/endpoints", get(endpoints))
-        .route("/dashboard/endpoints/{id}/{action}", post(endpoint_action))
 }
 
 // ---- session -------------------------------------------------------------
 
 /// A signed-in operator. Without a live session, pages redirect to sign-in.
 pub struct Operator {
-    session: DashboardSession,
+    pub(super) session: DashboardSession,
     cookie: String,
 }
 
@@ -89,8 +84,13 @@ impl FromRequestParts<AppState> for Operator {
 }
 
 impl Operator {
+    /// Who to name in the audit log.
+    pub(super) fn actor(&self) -> String {
+        format!("dashboard:{}", self.session.api_key_id)
+    }
+
     /// Every POST form must carry this session's CSRF token.
-    fn check(&self, form_token: &str) -> Result<(), PageError> {
+    pub(super) fn check(&self, form_token: &str) -> Result<(), PageError> {
         if screenhub_core::secret::hashes_equal(
             form_token.as_bytes(),
             self.session.csrf_token.as_bytes(),
@@ -119,9 +119,9 @@ fn session_cookie(state: &AppState, value: &str, max_age_secs: i64) -> HeaderVal
 }
 
 #[derive(Deserialize)]
-struct CsrfForm {
+pub(super) struct CsrfForm {
     #[serde(default)]
-    csrf: String,
+    pub(super) csrf: String,
 }
 
 #[derive(Template)]
@@ -180,15 +180,16 @@ async fn sign_in(
         ));
     };
     let now = state.now();
+    let session_secs = state.config.dashboard_session_hours * 3600;
     let (cookie, _) = state
         .store
-        .create_dashboard_session(&key.id, now + SESSION_MS, now)
+        .create_dashboard_session(&key.id, now + session_secs as Millis * 1000, now)
         .await?;
     tracing::info!(api_key_id = %key.id, "dashboard sign-in");
     let mut response = Redirect::to("/dashboard").into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
-        session_cookie(&state, &cookie, SESSION_MS / 1000),
+        session_cookie(&state, &cookie, session_secs as i64),
     );
     Ok(response)
 }
@@ -242,8 +243,9 @@ async fn overview(State(state): State<AppState>, op: Operator) -> PageResult {
     let today = now - now.rem_euclid(DAY_MS);
     let first_day = today - 13 * DAY_MS;
     let store = &state.store;
-    let today_counts = store.order_counts_since(today).await?;
-    let week_counts = store.order_counts_since(now - 7 * DAY_MS).await?;
+    // Whole UTC days: today, and today with the 6 days before it.
+    let today_counts = store.order_counts_since_day(today).await?;
+    let week_counts = store.order_counts_since_day(today - 6 * DAY_MS).await?;
     let per_day: HashMap<Millis, i64> =
         store.orders_per_day(first_day).await?.into_iter().collect();
     let mut latencies: HashMap<Millis, Vec<i64>> = HashMap::new();
@@ -421,7 +423,7 @@ struct Orders {
     next_href: Option<String>,
 }
 
-async fn account_names(state: &AppState) -> Result<HashMap<String, String>, PageError> {
+pub(super) async fn account_names(state: &AppState) -> Result<HashMap<String, String>, PageError> {
     Ok(state
         .store
         .list_accounts(None, 1000)
@@ -524,7 +526,7 @@ struct OrderPage {
     deliveries: Vec<DeliveryRow>,
 }
 
-fn not_found(what: &str) -> PageError {
+pub(super) fn not_found(what: &str) -> PageError {
     PageError::new(message(
         StatusCode::NOT_FOUND,
         "Not found",
@@ -810,9 +812,12 @@ async fn retry_delivery(
 ) -> PageResult {
     op.check(&form.csrf)?;
     let id: DeliveryId = id.parse().map_err(|_| not_found("delivery"))?;
-    state.store.retry_delivery(&id, state.now()).await?;
+    let delivery = state.store.retry_delivery(&id, state.now()).await?;
     state.work_added();
     tracing::info!(delivery_id = %id, "delivery retried from the dashboard");
+    let target = Some(("delivery", id.as_str()));
+    let details = serde_json::json!({"order_id": delivery.order_id});
+    ops::audit(&state, &op.actor(), "delivery.retried", target, details).await;
     Ok(Redirect::to(&format!("/dashboard/deliveries/{id}?retried=1")).into_response())
 }
 
@@ -895,14 +900,35 @@ async fn accounts(
 
 #[derive(Template)]
 #[template(path = "notice.html")]
-struct Notice {
-    nav: &'static str,
-    csrf: String,
-    operator: String,
-    back_href: String,
-    heading: String,
-    message: String,
-    secret: Option<String>,
+pub(super) struct Notice {
+    pub nav: &'static str,
+    pub csrf: String,
+    pub operator: String,
+    pub back_href: String,
+    pub heading: String,
+    pub message: String,
+    pub secret: Option<String>,
+}
+
+/// The on/off buttons of the list pages (enable/disable, activate/…): check
+/// the form, read which of the two `actions` was asked for, apply it, and go
+/// back to the list.
+pub(super) async fn switch<T>(
+    op: &Operator,
+    form: &CsrfForm,
+    action: &str,
+    (on, off): (&str, &str),
+    back: &str,
+    apply: impl AsyncFnOnce(bool) -> Result<T, crate::error::ApiError>,
+) -> PageResult {
+    op.check(&form.csrf)?;
+    let turn_on = match action {
+        a if a == on => true,
+        a if a == off => false,
+        _ => return Err(not_found("action")),
+    };
+    apply(turn_on).await?;
+    Ok(Redirect::to(back).into_response())
 }
 
 async fn account_action(
@@ -923,10 +949,20 @@ async fn account_action(
         message,
         secret: Some(secret),
     };
+    let target = Some(("account", id.as_str()));
     match action.as_str() {
         "rotate-token" => {
             let (account, token) = state.store.rotate_account_token(&id, None, now).await?;
             tracing::info!(account_id = %id, "token rotated from the dashboard");
+            let details = serde_json::json!({"grace_period_seconds": null});
+            ops::audit(
+                &state,
+                &op.actor(),
+                "account.token_rotated",
+                target,
+                details,
+            )
+            .await;
             Ok(page(
                 StatusCode::OK,
                 &notice(
@@ -955,177 +991,26 @@ async fn account_action(
                 ),
             ))
         }
-        "disable" | "enable" => {
-            let patch = AccountPatch {
-                name: None,
-                disabled: Some(action == "disable"),
-            };
-            state.store.update_account(&id, patch, now).await?;
-            tracing::info!(account_id = %id, action, "account changed from the dashboard");
-            Ok(Redirect::to("/dashboard/accounts").into_response())
+        _ => {
+            let back = "/dashboard/accounts";
+            switch(
+                &op,
+                &form,
+                &action,
+                ("enable", "disable"),
+                back,
+                async |enable| {
+                    let patch = AccountPatch {
+                        name: None,
+                        disabled: Some(!enable),
+                    };
+                    state.store.update_account(&id, patch, now).await?;
+                    let details = serde_json::json!({"name": null, "disabled": !enable});
+                    ops::audit(&state, &op.actor(), "account.updated", target, details).await;
+                    Ok(())
+                },
+            )
+            .await
         }
-        _ => Err(not_found("account action")),
     }
-}
-
-// ---- packages and endpoints ------------------------------------------------
-
-struct PackageRow {
-    id: String,
-    name: String,
-    description: String,
-    kind: String,
-    screenings: String,
-    offered_to: String,
-    active: bool,
-}
-
-#[derive(Template)]
-#[template(path = "packages.html")]
-struct Packages {
-    nav: &'static str,
-    csrf: String,
-    operator: String,
-    notice: Option<String>,
-    rows: Vec<PackageRow>,
-}
-
-async fn packages(State(state): State<AppState>, op: Operator) -> PageResult {
-    let names = account_names(&state).await?;
-    let rows = state
-        .store
-        .list_packages()
-        .await?
-        .into_iter()
-        .map(|p| PackageRow {
-            offered_to: match &p.account_ids {
-                None => "every account".into(),
-                Some(ids) => ids
-                    .iter()
-                    .map(|i| {
-                        names
-                            .get(i.as_str())
-                            .cloned()
-                            .unwrap_or_else(|| i.to_string())
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            },
-            screenings: p.screenings.join(", "),
-            kind: serde_json::to_value(p.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
-            id: p.id,
-            name: p.name,
-            description: p.description,
-            active: p.active,
-        })
-        .collect();
-    Ok(page(
-        StatusCode::OK,
-        &Packages {
-            nav: "packages",
-            csrf: op.session.csrf_token.clone(),
-            operator: op.session.api_key_name.clone(),
-            notice: None,
-            rows,
-        },
-    ))
-}
-
-async fn package_action(
-    State(state): State<AppState>,
-    op: Operator,
-    Path((id, action)): Path<(String, String)>,
-    Form(form): Form<CsrfForm>,
-) -> PageResult {
-    op.check(&form.csrf)?;
-    let active = match action.as_str() {
-        "activate" => true,
-        "deactivate" => false,
-        _ => return Err(not_found("package action")),
-    };
-    let p = state
-        .store
-        .get_package(&id)
-        .await?
-        .ok_or_else(|| not_found("package"))?;
-    let input = PackageInput {
-        id: p.id,
-        kind: p.kind,
-        name: p.name,
-        description: p.description,
-        screenings: p.screenings,
-        account_ids: p.account_ids,
-        active,
-    };
-    state.store.update_package(&input, state.now()).await?;
-    Ok(Redirect::to("/dashboard/packages").into_response())
-}
-
-struct EndpointRow {
-    id: String,
-    url: String,
-    description: String,
-    events: String,
-    disabled: bool,
-    created: String,
-}
-
-#[derive(Template)]
-#[template(path = "endpoints.html")]
-struct Endpoints {
-    nav: &'static str,
-    csrf: String,
-    operator: String,
-    rows: Vec<EndpointRow>,
-}
-
-async fn endpoints(State(state): State<AppState>, op: Operator) -> PageResult {
-    let rows = state
-        .store
-        .list_endpoints()
-        .await?
-        .into_iter()
-        .map(|e| EndpointRow {
-            id: e.id.to_string(),
-            url: e.url,
-            description: e.description,
-            events: e.events.map_or("every event".into(), |ev| {
-                ev.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")
-            }),
-            disabled: e.disabled,
-            created: when(e.created_at),
-        })
-        .collect();
-    Ok(page(
-        StatusCode::OK,
-        &Endpoints {
-            nav: "endpoints",
-            csrf: op.session.csrf_token.clone(),
-            operator: op.session.api_key_name.clone(),
-            rows,
-        },
-    ))
-}
-
-async fn endpoint_action(
-    State(state): State<AppState>,
-    op: Operator,
-    Path((id, action)): Path<(String, String)>,
-    Form(form): Form<CsrfForm>,
-) -> PageResult {
-    op.check(&form.csrf)?;
-    let disabled = match action.as_str() {
-        "disable" => true,
-        "enable" => false,
-        _ => return Err(not_found("endpoint action")),
-    };
-    let id: EndpointId = id.parse().map_err(|_| not_found("webhook endpoint"))?;
-    state
-        .store
-        .update_endpoint(&id, None, None, None, Some(disabled), state.now())
-        .await?;
-    Ok(Redirect::to("/dashboard/endpoints").into_response())
 }

@@ -15,6 +15,7 @@ use crate::state::AppState;
 pub mod charts;
 mod connect;
 mod dashboard;
+mod settings;
 
 pub const CSS: &str = include_str!("../../templates/style.css");
 pub const JS: &str = include_str!("../../templates/copy.js");
@@ -23,6 +24,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(connect::router())
         .merge(dashboard::router())
+        .merge(settings::router())
 }
 
 /// An HTML page with headers that keep it out of caches and frames (the

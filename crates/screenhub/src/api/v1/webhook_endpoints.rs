@@ -3,7 +3,6 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use screenhub_core::event::EventType;
 use screenhub_core::EndpointId;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -11,7 +10,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{path_id, ApiJson, OptionalJson, VendorKey};
-use crate::outbound::OutboundPolicy;
+use crate::manage::{self, CreateEndpoint, UpdateEndpoint};
 use crate::state::AppState;
 use crate::views::{EndpointView, EndpointWithSecret};
 
@@ -22,42 +21,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(rotate_secret))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateEndpoint {
-    /// http(s) URL that receives POSTed webhooks.
-    pub url: String,
-    /// Event types to send (default: all of `order.created`, `order.cancelled`,
-    /// `delivery.failed`, `delivery.exhausted`).
-    pub events: Option<Vec<String>>,
-    #[serde(default)]
-    pub description: String,
-}
-
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateEndpoint {
-    pub url: Option<String>,
-    /// `null` subscribes to every event type.
-    #[serde(default, deserialize_with = "crate::extract::present")]
-    #[schema(value_type = Option<Vec<String>>)]
-    pub events: Option<Option<Vec<String>>>,
-    pub description: Option<String>,
-    pub disabled: Option<bool>,
-}
-
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateSecret {
     /// Sign with both secrets for this many seconds (at most 7 days).
     pub grace_period_seconds: Option<u64>,
-}
-
-impl RotateSecret {
-    /// Both secrets sign for this long (at most 7 days).
-    pub fn grace_secs(&self) -> Result<Option<u64>, ApiError> {
-        super::grace_period(self.grace_period_seconds, 7 * 24 * 3600, "7 days")
-    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -71,55 +39,14 @@ pub struct NewSecret {
     pub secret: String,
 }
 
-/// An http(s) URL the outbound policy lets the hub call.
-pub fn validate_url(policy: &OutboundPolicy, url: &str) -> Result<String, ApiError> {
-    let url = url.trim();
-    policy
-        .check_url(url)
-        .map_err(|e| ApiError::validation(format!("url: {e}")))?;
-    Ok(url.to_owned())
-}
-
-pub fn validate_events(events: &[String]) -> Result<Vec<EventType>, ApiError> {
-    if events.is_empty() {
-        return Err(ApiError::validation(
-            "events must name at least one event type (or be left out for all)",
-        ));
-    }
-    events
-        .iter()
-        .map(|e| {
-            EventType::parse(e)
-                .filter(|t| t.is_webhook())
-                .ok_or_else(|| {
-                    let known: Vec<_> = EventType::WEBHOOK.iter().map(|t| t.as_str()).collect();
-                    ApiError::validation(format!(
-                        "events: `{e}` is not a webhook event type; use one of {}",
-                        known.join(", ")
-                    ))
-                })
-        })
-        .collect()
-}
-
 #[utoipa::path(post, path = "/v1/webhook-endpoints", tag = "webhooks", request_body = CreateEndpoint,
     responses((status = 201, body = EndpointWithSecret), (status = 422, body = crate::error::ErrorBody)))]
 async fn create_endpoint(
     State(state): State<AppState>,
-    _key: VendorKey,
+    key: VendorKey,
     ApiJson(body): ApiJson<CreateEndpoint>,
 ) -> ApiResult<(StatusCode, Json<EndpointWithSecret>)> {
-    let url = validate_url(&state.policy, &body.url)?;
-    let events = body.events.as_deref().map(validate_events).transpose()?;
-    let (endpoint, secret) = state
-        .store
-        .create_endpoint(
-            &url,
-            body.description.trim(),
-            events.as_deref(),
-            state.now(),
-        )
-        .await?;
+    let (endpoint, secret) = manage::create_endpoint(&state, &key.actor(), body).await?;
     Ok((
         StatusCode::CREATED,
         Json(EndpointWithSecret {
@@ -140,13 +67,8 @@ async fn list_endpoints(
     }))
 }
 
-async fn find(state: &AppState, raw: &str) -> ApiResult<screenhub_store::WebhookEndpoint> {
-    let id: EndpointId = path_id(raw, "webhook endpoint")?;
-    state
-        .store
-        .get_endpoint(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("webhook endpoint"))
+fn endpoint_id(raw: &str) -> Result<EndpointId, ApiError> {
+    path_id(raw, "webhook endpoint")
 }
 
 #[utoipa::path(get, path = "/v1/webhook-endpoints/{id}", tag = "webhooks", params(("id" = String, Path)),
@@ -156,39 +78,19 @@ async fn get_endpoint(
     _key: VendorKey,
     Path(id): Path<String>,
 ) -> ApiResult<Json<EndpointView>> {
-    Ok(Json(EndpointView::from(&find(&state, &id).await?)))
+    let endpoint = manage::find_endpoint(&state, &endpoint_id(&id)?).await?;
+    Ok(Json(EndpointView::from(&endpoint)))
 }
 
 #[utoipa::path(patch, path = "/v1/webhook-endpoints/{id}", tag = "webhooks", params(("id" = String, Path)), request_body = UpdateEndpoint,
     responses((status = 200, body = EndpointView), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 async fn update_endpoint(
     State(state): State<AppState>,
-    _key: VendorKey,
+    key: VendorKey,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateEndpoint>,
 ) -> ApiResult<Json<EndpointView>> {
-    let endpoint = find(&state, &id).await?;
-    let url = body
-        .url
-        .as_deref()
-        .map(|u| validate_url(&state.policy, u))
-        .transpose()?;
-    let events = match &body.events {
-        Some(Some(e)) => Some(Some(validate_events(e)?)),
-        Some(None) => Some(None),
-        None => None,
-    };
-    let updated = state
-        .store
-        .update_endpoint(
-            &endpoint.id,
-            url.as_deref(),
-            body.description.as_deref().map(str::trim),
-            events.as_ref().map(|e| e.as_deref()),
-            body.disabled,
-            state.now(),
-        )
-        .await?;
+    let updated = manage::update_endpoint(&state, &key.actor(), &endpoint_id(&id)?, body).await?;
     Ok(Json(EndpointView::from(&updated)))
 }
 
@@ -196,11 +98,10 @@ async fn update_endpoint(
     responses((status = 204), (status = 404, body = crate::error::ErrorBody)))]
 async fn delete_endpoint(
     State(state): State<AppState>,
-    _key: VendorKey,
+    key: VendorKey,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let endpoint = find(&state, &id).await?;
-    state.store.delete_endpoint(&endpoint.id).await?;
+    manage::delete_endpoint(&state, &key.actor(), &endpoint_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -210,16 +111,16 @@ async fn delete_endpoint(
     responses((status = 200, body = NewSecret), (status = 404, body = crate::error::ErrorBody)))]
 async fn rotate_secret(
     State(state): State<AppState>,
-    _key: VendorKey,
+    key: VendorKey,
     Path(id): Path<String>,
     OptionalJson(body): OptionalJson<RotateSecret>,
 ) -> ApiResult<Json<NewSecret>> {
-    let endpoint = find(&state, &id).await?;
-    let grace = body.grace_secs()?;
-    let now = state.now();
-    let secret = state
-        .store
-        .rotate_endpoint_secret(&endpoint.id, grace.map(|g| now + g as i64 * 1000), now)
-        .await?;
+    let secret = manage::rotate_endpoint_secret(
+        &state,
+        &key.actor(),
+        &endpoint_id(&id)?,
+        body.grace_period_seconds,
+    )
+    .await?;
     Ok(Json(NewSecret { secret }))
 }

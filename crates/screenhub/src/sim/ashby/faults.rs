@@ -1,5 +1,7 @@
-//! Fault injection on the public API: latency, errors, hung requests and rate
-//! limiting, drawn from the sim's seedable generator.
+//! Fault injection on the public API: latency, errors, hung requests, dropped
+//! connections and rate limiting, drawn from the sim's seedable generator.
+//! The same settings and draw serve any test endpoint that must misbehave like
+//! a real partner (the test suite's vendor webhook receiver uses them).
 
 use std::time::Duration;
 
@@ -31,6 +33,8 @@ pub struct Faults {
     pub timeout_ms: u64,
     /// Share of requests answered 429.
     pub rate_limit_rate: f64,
+    /// Share of requests whose connection is closed without an answer.
+    pub drop_rate: f64,
     /// Mark 429s with `X-RateLimit-Scope: integration-partner`.
     pub rate_limit_scope_partner: bool,
     /// `Retry-After` on 429s; none when absent.
@@ -49,6 +53,7 @@ impl Default for Faults {
             timeout_rate: 0.0,
             timeout_ms: 60_000,
             rate_limit_rate: 0.0,
+            drop_rate: 0.0,
             rate_limit_scope_partner: false,
             retry_after_secs: None,
             seed: None,
@@ -72,6 +77,7 @@ impl Faults {
             ("error_rate", self.error_rate),
             ("timeout_rate", self.timeout_rate),
             ("rate_limit_rate", self.rate_limit_rate),
+            ("drop_rate", self.drop_rate),
         ] {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(format!("{name} must be between 0 and 1 (got {rate})"));
@@ -88,6 +94,25 @@ impl Faults {
         }
         Ok(())
     }
+
+    /// Draw what goes wrong with one request, if anything.
+    pub fn draw(&self, rng: &mut impl Rng) -> Option<Fault> {
+        let mut roll = |rate: f64| rate > 0.0 && rng.gen::<f64>() < rate;
+        if roll(self.timeout_rate) {
+            Some(Fault::Hang(Duration::from_millis(self.timeout_ms)))
+        } else if roll(self.drop_rate) {
+            Some(Fault::Drop)
+        } else if roll(self.rate_limit_rate) {
+            Some(Fault::RateLimit {
+                partner: self.rate_limit_scope_partner,
+                retry_after_secs: self.retry_after_secs,
+            })
+        } else if roll(self.error_rate) {
+            Some(Fault::Error(self.error_kind))
+        } else {
+            None
+        }
+    }
 }
 
 /// How many faults were injected since the last reset.
@@ -96,11 +121,27 @@ pub struct FaultCounters {
     pub errors: u64,
     pub timeouts: u64,
     pub rate_limits: u64,
+    pub drops: u64,
 }
 
-enum Action {
-    Pass,
+impl FaultCounters {
+    pub fn count(&mut self, fault: &Fault) {
+        match fault {
+            Fault::Hang(_) => self.timeouts += 1,
+            Fault::Drop => self.drops += 1,
+            Fault::RateLimit { .. } => self.rate_limits += 1,
+            Fault::Error(_) => self.errors += 1,
+        }
+    }
+}
+
+/// One injected fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Hold the request this long, then answer 504.
     Hang(Duration),
+    /// Close the connection without answering.
+    Drop,
     RateLimit {
         partner: bool,
         retry_after_secs: Option<u64>,
@@ -108,47 +149,42 @@ enum Action {
     Error(ErrorKind),
 }
 
+/// A response that never reaches the client: its body fails before a byte is
+/// written, so the server closes the connection without sending the head (the
+/// client sees the connection closed, as when a partner's process dies).
+pub fn dropped_connection() -> Response {
+    let failing = futures::stream::once(async {
+        Err::<axum::body::Bytes, _>(std::io::Error::other("connection dropped (simulated)"))
+    });
+    Response::new(axum::body::Body::from_stream(failing))
+}
+
 /// Middleware for the public API. The draw happens under the lock; the waiting
 /// happens outside it.
 pub async fn inject(State(sim): State<AshbySim>, request: Request, next: Next) -> Response {
-    let (latency, action) = {
+    let (latency, fault) = {
         let mut state = sim.state();
-        let f = state.faults.clone();
-        let mut roll = |rate: f64| rate > 0.0 && state.rng.gen::<f64>() < rate;
-        let action = if roll(f.timeout_rate) {
-            Action::Hang(Duration::from_millis(f.timeout_ms))
-        } else if roll(f.rate_limit_rate) {
-            Action::RateLimit {
-                partner: f.rate_limit_scope_partner,
-                retry_after_secs: f.retry_after_secs,
-            }
-        } else if roll(f.error_rate) {
-            Action::Error(f.error_kind)
-        } else {
-            Action::Pass
-        };
-        let counters = &mut state.fault_counters;
-        match action {
-            Action::Pass => {}
-            Action::Hang(_) => counters.timeouts += 1,
-            Action::RateLimit { .. } => counters.rate_limits += 1,
-            Action::Error(_) => counters.errors += 1,
+        let faults = state.faults.clone();
+        let fault = faults.draw(&mut state.rng);
+        if let Some(fault) = &fault {
+            state.fault_counters.count(fault);
         }
-        (Duration::from_millis(f.latency_ms), action)
+        (Duration::from_millis(faults.latency_ms), fault)
     };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    match action {
-        Action::Pass => next.run(request).await,
-        Action::Hang(duration) => {
+    match fault {
+        None => next.run(request).await,
+        Some(Fault::Hang(duration)) => {
             tokio::time::sleep(duration).await;
             (StatusCode::GATEWAY_TIMEOUT, "simulated timeout").into_response()
         }
-        Action::RateLimit {
+        Some(Fault::Drop) => dropped_connection(),
+        Some(Fault::RateLimit {
             partner,
             retry_after_secs,
-        } => {
+        }) => {
             let mut response = envelope_error(
                 StatusCode::TOO_MANY_REQUESTS,
                 codes::RATE_LIMIT_EXCEEDED,
@@ -166,12 +202,12 @@ pub async fn inject(State(sim): State<AshbySim>, request: Request, next: Next) -
             }
             response
         }
-        Action::Error(ErrorKind::Http500) => envelope_error(
+        Some(Fault::Error(ErrorKind::Http500)) => envelope_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             codes::INTERNAL_ERROR,
             "Internal server error (simulated)",
         ),
-        Action::Error(ErrorKind::SuccessFalse) => envelope_error(
+        Some(Fault::Error(ErrorKind::SuccessFalse)) => envelope_error(
             StatusCode::OK,
             codes::INTERNAL_ERROR,
             "The request failed (simulated)",

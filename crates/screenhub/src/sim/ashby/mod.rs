@@ -27,7 +27,7 @@ use serde::Serialize;
 
 use screenhub_core::clock::{rfc3339, Clock, SystemClock};
 
-pub use faults::{ErrorKind, FaultCounters, Faults};
+pub use faults::{dropped_connection, ErrorKind, Fault, FaultCounters, Faults};
 pub use partner::{
     CancelOutcome, CustomFieldsOutcome, InlineUpdate, ListOutcome, PartnerCall, SimError,
     StartOptions, StartOutcome, CUSTOM_FIELDS_METHOD,

@@ -1189,6 +1189,30 @@ async fn faults_latency_and_timeouts() {
 }
 
 #[tokio::test]
+async fn faults_drop_connections_without_an_answer() {
+    let base = spawn(sim()).await;
+    set_faults(&base, json!({"drop_rate": 1.0})).await;
+    let err = reqwest::Client::new()
+        .post(format!("{base}/apiKey.info"))
+        .basic_auth(KEY, Some(""))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect_err("no answer at all, not even a status line");
+    assert!(!err.is_timeout() && err.status().is_none(), "{err:?}");
+    let out = client()
+        .assessment_update(
+            &base,
+            KEY,
+            &assessment_update(uuid::Uuid::nil(), T0, UpdateKind::Started),
+        )
+        .await;
+    assert_eq!((out.class, out.status), (AttemptClass::Retry, None));
+    let (_, body) = control(&base, reqwest::Method::GET, "/_sim/faults", None).await;
+    assert_eq!(body["injected"]["drops"], 2);
+}
+
+#[tokio::test]
 async fn seeded_faults_repeat_exactly() {
     async fn run() -> Vec<u16> {
         let base = spawn(sim()).await;

@@ -362,7 +362,7 @@ async fn receive_webhook(
     {
         // Not registered yet: the hub retries.
         None => return StatusCode::SERVICE_UNAVAILABLE,
-        Some(verifier) => crate::webhooks::verify(verifier, &body, &headers).is_ok(),
+        Some(verifier) => verifier.verify(&body, &headers).is_ok(),
     };
     if !verified {
         vendor.state().counters.bad_signatures += 1;
