@@ -316,7 +316,7 @@ async fn every_endpoint_refuses_bad_input_with_a_clear_4xx() {
     let hub = screenhub_tests::TestHub::spawn_with(|c| c.auth_failure_limit = 1_000_000).await;
     let w = World::with_hub(hub).await;
     let (_, doc) = w.hub.get("/openapi.json").await;
-    let cookie = sign_in(&w).await;
+    let (_, cookie) = w.hub.dashboard_session().await;
     let mut t = Tester {
         w: &w,
         cookie,
@@ -524,26 +524,6 @@ async fn every_endpoint_refuses_bad_input_with_a_clear_4xx() {
         form_posts.len()
     );
     assert!(t.tried >= 350, "only {} cases", t.tried);
-}
-
-/// Sign in to the dashboard; returns the session cookie.
-async fn sign_in(w: &World) -> String {
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let res = http
-        .post(format!("{}/dashboard/sign-in", w.hub.url()))
-        .form(&[("api_key", w.hub.api_key.as_str())])
-        .send()
-        .await
-        .unwrap();
-    let cookie = res
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .expect("a session cookie");
-    cookie.split(';').next().unwrap().to_owned()
 }
 
 /// Every URL the hub stores or calls must be an absolute http(s) URL.

@@ -551,18 +551,7 @@ async fn no_secret_or_candidate_data_is_logged() {
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
 
     // An operator signs in to the dashboard.
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let res = http
-        .post(format!("{}/dashboard/sign-in", w.hub.url()))
-        .form(&[("api_key", w.hub.api_key.as_str())])
-        .send()
-        .await
-        .unwrap();
-    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
-    let session = cookie.split(';').next().unwrap().to_owned();
+    let (http, session) = w.hub.dashboard_session().await;
     secrets.push(session.split_once('=').unwrap().1.to_owned());
     let res = http
         .get(format!("{}/dashboard/orders", w.hub.url()))
