@@ -362,15 +362,16 @@ fn parse_json<T: serde::de::DeserializeOwned>(
     body: &[u8],
     is_email: impl Fn(&str) -> bool,
 ) -> Result<T, StartRejection> {
-    // JSON is UTF-8. serde skips unknown fields without checking their bytes,
-    // and the hub keeps the whole body, so check all of it here.
-    if std::str::from_utf8(body).is_err() {
-        return Err(StartRejection::unreadable("it isn't valid JSON"));
-    }
     if exceeds_depth(body, MAX_JSON_DEPTH) {
         return Err(StartRejection::unreadable(&format!(
             "its data is nested more than {MAX_JSON_DEPTH} levels deep"
         )));
+    }
+    // serde skips the fields it does not read without checking their bytes
+    // (UTF-8) or escapes (lone surrogates), and the hub keeps the whole body,
+    // so all of it must be JSON. (Found by fuzzing.)
+    if serde_json::from_slice::<Value>(body).is_err() {
+        return Err(StartRejection::unreadable("it isn't valid JSON"));
     }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
@@ -765,13 +766,18 @@ mod tests {
     }
 
     /// Found by fuzzing (fuzz/regressions/partner_request): bytes that are not
-    /// UTF-8 in a field the hub does not read passed, and the order then kept
-    /// no copy of Ashby's request.
+    /// UTF-8, or a lone surrogate escape, in a field the hub does not read
+    /// passed, and the order then kept no copy of Ashby's request.
     #[test]
-    fn bytes_that_are_not_utf8_are_refused_even_in_unread_fields() {
+    fn unread_fields_must_be_valid_json_too() {
         let mut body = serde_json::to_vec(&full_request()).unwrap();
         body.pop(); // the closing brace
         body.extend_from_slice(b", \"unknown\": \"ro\xe2e\"}");
+        let err = parse_start_request(&body).unwrap_err();
+        assert!(err.message.contains("isn't valid JSON"), "{}", err.message);
+        let mut body = serde_json::to_vec(&full_request()).unwrap();
+        body.pop();
+        body.extend_from_slice(br#", "unknown": "\uda0f"}"#);
         let err = parse_start_request(&body).unwrap_err();
         assert!(err.message.contains("isn't valid JSON"), "{}", err.message);
         let err = parse_cancel_request(b"{\"assessment_id\": \"a\", \"x\": \"\xff\"}").unwrap_err();
