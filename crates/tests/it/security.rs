@@ -500,30 +500,49 @@ impl std::io::Write for CapturedLogs {
     }
 }
 
+/// Whether the process-wide capture keeps what it is given.
+static CAPTURING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Every log line of this process, at debug level, as JSON (as `screenhub
+/// serve` writes with `log_format = "json"`), while `CAPTURING` is on. `None`
+/// when something else already owns the process's logging (e.g. RUST_LOG set).
+fn process_logs() -> Option<CapturedLogs> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::Layer;
+    static LOGS: std::sync::OnceLock<Option<CapturedLogs>> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = CapturedLogs::default();
+        let sink = logs.clone();
+        let layer = tracing_subscriber::fmt::layer()
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .with_writer(move || sink.clone())
+            .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
+                CAPTURING.load(std::sync::atomic::Ordering::Relaxed)
+                    && *meta.level() <= tracing::Level::DEBUG
+            }));
+        let subscriber = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::set_global_default(subscriber).ok()?;
+        // Crates that log through `log` (reqwest, …) reach it too.
+        let _ = tracing_log::LogTracer::init();
+        Some(logs)
+    })
+    .clone()
+}
+
 /// The hub's logs, at debug level and as JSON, through a whole flow: no token,
 /// key, webhook secret, session, candidate email or name appears in them.
-///
-/// The subscriber is this test's thread's own, and a `#[tokio::test]` runs the
-/// hub, the simulated Ashby and the receiver on that thread, so other tests'
-/// logs stay out. (On SQLite, sqlx runs statements on threads of its own, whose
-/// debug lines carry SQL text, never bound values; on PostgreSQL they are
-/// captured too.)
+/// The capture is process-wide (every thread, sqlx's included), so tests
+/// running alongside add their lines too; a secret of theirs would be a leak
+/// just the same.
 #[tokio::test]
 async fn no_secret_or_candidate_data_is_logged() {
-    let logs = CapturedLogs::default();
-    let sink = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_current_span(true)
-        .with_span_list(true)
-        .with_writer(move || sink.clone())
-        .finish();
-    let _scope = tracing::subscriber::set_default(subscriber);
-    // Crates that log through `log` (reqwest, …) reach the subscriber too, as
-    // they do under `screenhub serve`.
-    let _ = tracing_log::LogTracer::init();
-
+    let Some(logs) = process_logs() else {
+        eprintln!("SKIPPED: the process's logging is already set up (RUST_LOG?)");
+        return;
+    };
+    CAPTURING.store(true, std::sync::atomic::Ordering::Relaxed);
     let w = World::new().await;
     let (_, endpoint) = w.hub.get("/v1/webhook-endpoints").await;
     let endpoint_id = endpoint["data"][0]["id"].as_str().unwrap().to_owned();
@@ -659,7 +678,8 @@ async fn no_secret_or_candidate_data_is_logged() {
         .unwrap();
     assert_eq!(res.status(), 200);
 
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    CAPTURING.store(false, std::sync::atomic::Ordering::Relaxed);
+    let text = String::from_utf8(std::mem::take(&mut *logs.0.lock().unwrap())).unwrap();
     let lines: Vec<Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not a JSON log line: {l}")))
