@@ -367,6 +367,12 @@ fn parse_json<T: serde::de::DeserializeOwned>(
             "its data is nested more than {MAX_JSON_DEPTH} levels deep"
         )));
     }
+    // serde skips the fields it does not read without checking their bytes
+    // (UTF-8) or escapes (lone surrogates), and the hub keeps the whole body,
+    // so all of it must be JSON. (Found by fuzzing.)
+    if serde_json::from_slice::<Value>(body).is_err() {
+        return Err(StartRejection::unreadable("it isn't valid JSON"));
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         // A schema error in a body that is not JSON at all (e.g. `{"a":1} junk`)
@@ -757,6 +763,25 @@ mod tests {
             "{}",
             err.message
         );
+    }
+
+    /// Found by fuzzing (fuzz/regressions/partner_request): bytes that are not
+    /// UTF-8, or a lone surrogate escape, in a field the hub does not read
+    /// passed, and the order then kept no copy of Ashby's request.
+    #[test]
+    fn unread_fields_must_be_valid_json_too() {
+        let mut body = serde_json::to_vec(&full_request()).unwrap();
+        body.pop(); // the closing brace
+        body.extend_from_slice(b", \"unknown\": \"ro\xe2e\"}");
+        let err = parse_start_request(&body).unwrap_err();
+        assert!(err.message.contains("isn't valid JSON"), "{}", err.message);
+        let mut body = serde_json::to_vec(&full_request()).unwrap();
+        body.pop();
+        body.extend_from_slice(br#", "unknown": "\uda0f"}"#);
+        let err = parse_start_request(&body).unwrap_err();
+        assert!(err.message.contains("isn't valid JSON"), "{}", err.message);
+        let err = parse_cancel_request(b"{\"assessment_id\": \"a\", \"x\": \"\xff\"}").unwrap_err();
+        assert!(err.message.contains("isn't valid JSON"), "{}", err.message);
     }
 
     #[test]

@@ -50,6 +50,16 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let inner = e.into_inner();
         use serde_json::error::Category;
         match inner.classify() {
+            // serde_json calls a wrong-typed enum (`"ats": 1`) a syntax error;
+            // in a body that is valid JSON it is the field that is wrong.
+            Category::Syntax
+                if path != "."
+                    && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() =>
+            {
+                ApiError::validation(format!(
+                    "`{path}`: wrong type; see the API reference for the values it takes"
+                ))
+            }
             Category::Syntax | Category::Eof | Category::Io => {
                 ApiError::bad_request(format!("the request body is not valid JSON: {inner}"))
             }

@@ -7,6 +7,8 @@
 pub mod api;
 pub mod app;
 pub mod auth_limit;
+#[cfg(feature = "fuzzing")]
+pub mod bad_input;
 pub mod bench;
 pub mod cli;
 pub mod config;

@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::ops;
+use crate::outbound::OutboundPolicy;
 use crate::state::AppState;
 
 /// The longest grace period a rotated signing secret keeps working: 7 days.
@@ -81,7 +82,9 @@ pub struct UpdateEndpoint {
 
 // ---- packages --------------------------------------------------------------
 
-async fn validate_package(state: &AppState, body: PackageBody) -> Result<PackageInput, ApiError> {
+/// A package as the vendor described it, checked; that its `account_ids`
+/// exist is checked against the store by [`check_accounts_exist`].
+pub fn validate_package(body: PackageBody) -> Result<PackageInput, ApiError> {
     validate_slug(&body.id).map_err(ApiError::validation)?;
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 200 {
@@ -102,15 +105,6 @@ async fn validate_package(state: &AppState, body: PackageBody) -> Result<Package
             "screenings must be at most 100 non-empty names of up to 200 characters",
         ));
     }
-    if let Some(ids) = &body.account_ids {
-        for id in ids {
-            if state.store.get_account(id).await?.is_none() {
-                return Err(ApiError::validation(format!(
-                    "account_ids: there is no account {id}"
-                )));
-            }
-        }
-    }
     Ok(PackageInput {
         id: body.id,
         kind: body.kind,
@@ -124,6 +118,53 @@ async fn validate_package(state: &AppState, body: PackageBody) -> Result<Package
         account_ids: body.account_ids,
         active: body.active,
     })
+}
+
+/// The whole set for `PUT /v1/packages`: each valid, no id twice.
+pub fn validate_package_set(bodies: Vec<PackageBody>) -> Result<Vec<PackageInput>, ApiError> {
+    if bodies.len() > 500 {
+        return Err(ApiError::validation("at most 500 packages"));
+    }
+    let mut inputs: Vec<PackageInput> = Vec::with_capacity(bodies.len());
+    for (i, p) in bodies.into_iter().enumerate() {
+        let input = validate_package(p)
+            .map_err(|e| ApiError::validation(format!("[{i}]: {}", e.message)))?;
+        if inputs.iter().any(|other| other.id == input.id) {
+            return Err(ApiError::validation(format!(
+                "[{i}]: package id `{}` appears twice",
+                input.id
+            )));
+        }
+        inputs.push(input);
+    }
+    Ok(inputs)
+}
+
+/// Every account a package is limited to must exist.
+async fn check_accounts_exist(state: &AppState, input: &PackageInput) -> Result<(), ApiError> {
+    for id in input.account_ids.iter().flatten() {
+        if state.store.get_account(id).await?.is_none() {
+            return Err(ApiError::validation(format!(
+                "account_ids: there is no account {id}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+impl PackagePatch {
+    /// The package as it will be once patched.
+    pub fn apply_to(self, current: PackageBody) -> PackageBody {
+        PackageBody {
+            id: current.id,
+            kind: self.kind.unwrap_or(current.kind),
+            name: self.name.unwrap_or(current.name),
+            description: self.description.unwrap_or(current.description),
+            screenings: self.screenings.unwrap_or(current.screenings),
+            account_ids: self.account_ids.unwrap_or(current.account_ids),
+            active: self.active.unwrap_or(current.active),
+        }
+    }
 }
 
 /// What the audit log keeps of a package (no need for the whole of it).
@@ -144,7 +185,8 @@ pub async fn create_package(
     actor: &str,
     body: PackageBody,
 ) -> Result<Package, ApiError> {
-    let input = validate_package(state, body).await?;
+    let input = validate_package(body)?;
+    check_accounts_exist(state, &input).await?;
     let package = state.store.create_package(&input, state.now()).await?;
     let target = Some(("package", package.id.as_str()));
     ops::audit(
@@ -166,16 +208,16 @@ pub async fn update_package(
     patch: PackagePatch,
 ) -> Result<Package, ApiError> {
     let current = find_package(state, id).await?;
-    let merged = PackageBody {
+    let input = validate_package(patch.apply_to(PackageBody {
         id: current.id,
-        kind: patch.kind.unwrap_or(current.kind),
-        name: patch.name.unwrap_or(current.name),
-        description: patch.description.unwrap_or(current.description),
-        screenings: patch.screenings.unwrap_or(current.screenings),
-        account_ids: patch.account_ids.unwrap_or(current.account_ids),
-        active: patch.active.unwrap_or(current.active),
-    };
-    let input = validate_package(state, merged).await?;
+        kind: current.kind,
+        name: current.name,
+        description: current.description,
+        screenings: current.screenings,
+        account_ids: current.account_ids,
+        active: current.active,
+    }))?;
+    check_accounts_exist(state, &input).await?;
     let package = state.store.update_package(&input, state.now()).await?;
     let target = Some(("package", package.id.as_str()));
     ops::audit(
@@ -195,24 +237,11 @@ pub async fn replace_packages(
     actor: &str,
     bodies: Vec<PackageBody>,
 ) -> Result<Vec<Package>, ApiError> {
-    if bodies.len() > 500 {
-        return Err(ApiError::validation("at most 500 packages"));
-    }
-    let mut inputs = Vec::with_capacity(bodies.len());
-    for (i, p) in bodies.into_iter().enumerate() {
-        let input = validate_package(state, p)
+    let inputs = validate_package_set(bodies)?;
+    for (i, input) in inputs.iter().enumerate() {
+        check_accounts_exist(state, input)
             .await
             .map_err(|e| ApiError::validation(format!("[{i}]: {}", e.message)))?;
-        if inputs
-            .iter()
-            .any(|other: &PackageInput| other.id == input.id)
-        {
-            return Err(ApiError::validation(format!(
-                "[{i}]: package id `{}` appears twice",
-                input.id
-            )));
-        }
-        inputs.push(input);
     }
     let packages = state.store.replace_packages(&inputs, state.now()).await?;
     let ids: Vec<&str> = packages.iter().map(|p| p.id.as_str()).collect();
@@ -238,16 +267,16 @@ pub async fn delete_package(state: &AppState, actor: &str, id: &str) -> Result<(
 
 // ---- webhook endpoints -----------------------------------------------------
 
-fn validate_url(state: &AppState, url: &str) -> Result<String, ApiError> {
+/// An http(s) URL the outbound policy lets the hub call.
+pub fn validate_url(policy: &OutboundPolicy, url: &str) -> Result<String, ApiError> {
     let url = url.trim();
-    state
-        .policy
+    policy
         .check_url(url)
         .map_err(|e| ApiError::validation(format!("url: {e}")))?;
     Ok(url.to_owned())
 }
 
-fn validate_events(events: &[String]) -> Result<Vec<EventType>, ApiError> {
+pub fn validate_events(events: &[String]) -> Result<Vec<EventType>, ApiError> {
     if events.is_empty() {
         return Err(ApiError::validation(
             "events must name at least one event type (or be left out for all)",
@@ -287,7 +316,7 @@ pub async fn create_endpoint(
     actor: &str,
     body: CreateEndpoint,
 ) -> Result<(WebhookEndpoint, String), ApiError> {
-    let url = validate_url(state, &body.url)?;
+    let url = validate_url(&state.policy, &body.url)?;
     let events = body.events.as_deref().map(validate_events).transpose()?;
     let (endpoint, secret) = state
         .store
@@ -320,7 +349,7 @@ pub async fn update_endpoint(
     let url = body
         .url
         .as_deref()
-        .map(|u| validate_url(state, u))
+        .map(|u| validate_url(&state.policy, u))
         .transpose()?;
     let events = match &body.events {
         Some(Some(e)) => Some(Some(validate_events(e)?)),
@@ -378,12 +407,7 @@ pub async fn rotate_endpoint_secret(
     grace_secs: Option<u64>,
 ) -> Result<String, ApiError> {
     let endpoint = find_endpoint(state, id).await?;
-    let grace = grace_secs.filter(|g| *g > 0);
-    if grace.is_some_and(|g| g > MAX_SECRET_GRACE_SECS) {
-        return Err(ApiError::validation(format!(
-            "grace_period_seconds may be at most {MAX_SECRET_GRACE_SECS} (7 days)"
-        )));
-    }
+    let grace = crate::api::v1::grace_period(grace_secs, MAX_SECRET_GRACE_SECS, "7 days")?;
     let now = state.now();
     let secret = state
         .store

@@ -314,6 +314,17 @@ pub async fn vendor_change(
     Ok(order)
 }
 
+/// An ATS API key as pasted: trimmed, not empty.
+pub fn validate_ats_key(api_key: &str) -> Result<&str, ApiError> {
+    let api_key = api_key.trim();
+    if api_key.is_empty() {
+        return Err(ApiError::validation(
+            "api_key is empty: paste the Ashby API key the employer's admin created",
+        ));
+    }
+    Ok(api_key)
+}
+
 /// Check an employer's ATS API key live and store it: the account becomes
 /// `active`. A rejected key leaves the account as it was.
 pub async fn connect_ats_key(
@@ -326,12 +337,7 @@ pub async fn connect_ats_key(
         .get_account(account_id)
         .await?
         .ok_or_else(|| ApiError::not_found("account"))?;
-    let api_key = api_key.trim();
-    if api_key.is_empty() {
-        return Err(ApiError::validation(
-            "api_key is empty: paste the Ashby API key the employer's admin created",
-        ));
-    }
+    let api_key = validate_ats_key(api_key)?;
     state
         .policy
         .check_url(&account.ats_api_base_url)
@@ -385,6 +391,17 @@ pub async fn audit(
 pub const CONNECT_LINK_DEFAULT_SECS: u64 = 7 * 24 * 3600;
 const CONNECT_LINK_MAX_SECS: u64 = 30 * 24 * 3600;
 
+/// How long a connect link works, in seconds: 60 s to 30 days.
+pub fn connect_link_lifetime(expires_in_secs: Option<u64>) -> Result<u64, ApiError> {
+    let secs = expires_in_secs.unwrap_or(CONNECT_LINK_DEFAULT_SECS);
+    if !(60..=CONNECT_LINK_MAX_SECS).contains(&secs) {
+        return Err(ApiError::validation(format!(
+            "expires_in must be between 60 and {CONNECT_LINK_MAX_SECS} seconds (30 days)"
+        )));
+    }
+    Ok(secs)
+}
+
 /// A one-time link to the employer's connect page; returns its URL (the only
 /// time the secret in it is available) and when it expires.
 pub async fn create_connect_link(
@@ -394,12 +411,7 @@ pub async fn create_connect_link(
     expires_in_secs: Option<u64>,
     now: Millis,
 ) -> Result<(String, Millis), ApiError> {
-    let secs = expires_in_secs.unwrap_or(CONNECT_LINK_DEFAULT_SECS);
-    if !(60..=CONNECT_LINK_MAX_SECS).contains(&secs) {
-        return Err(ApiError::validation(format!(
-            "expires_in must be between 60 and {CONNECT_LINK_MAX_SECS} seconds (30 days)"
-        )));
-    }
+    let secs = connect_link_lifetime(expires_in_secs)?;
     let account = store
         .get_account(account_id)
         .await?

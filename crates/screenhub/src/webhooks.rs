@@ -30,6 +30,8 @@ pub enum SignatureError {
     Stale,
     #[error("no signature matches")]
     NoMatch,
+    #[error("the message id is not visible ASCII, so no webhook-id header can carry it")]
+    BadId,
 }
 
 fn mac(
@@ -57,6 +59,14 @@ pub fn sign(
     timestamp: i64,
     body: &[u8],
 ) -> Result<String, SignatureError> {
+    // Receivers read header values as visible ASCII; a signature over an id
+    // they cannot read back could never verify. (Found by fuzzing.)
+    if !msg_id
+        .bytes()
+        .all(|b| (b' '..=b'~').contains(&b) || b == b'\t')
+    {
+        return Err(SignatureError::BadId);
+    }
     let one = |secret: &str| -> Result<String, SignatureError> {
         let tag = mac(secret, msg_id, timestamp, body)?
             .finalize()
@@ -91,7 +101,9 @@ pub fn verify(
         .trim()
         .parse()
         .map_err(|_| SignatureError::BadTimestamp)?;
-    if (now_secs - timestamp).abs() > TOLERANCE_SECS {
+    // abs_diff: `now - timestamp` overflows for a timestamp near i64::MIN
+    // (found by fuzzing; the standardwebhooks crate has the same overflow).
+    if now_secs.abs_diff(timestamp) > TOLERANCE_SECS.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     let expected = mac(secret, msg_id, timestamp, body)?;
@@ -189,5 +201,40 @@ mod tests {
             verify("whsec_!!", &good, b"{}", ts),
             Err(SignatureError::BadSecret)
         );
+    }
+
+    /// Found by fuzzing (fuzz/regressions/webhook_signature): a timestamp
+    /// near `i64::MIN` made verification panic on an overflow.
+    #[test]
+    fn absurd_timestamps_are_refused_without_panicking() {
+        let secret = generate_webhook_secret();
+        let now = chrono::Utc::now().timestamp();
+        for ts in [i64::MIN, i64::MIN + 1_000_000_000, -1, 0, i64::MAX] {
+            assert_eq!(
+                verify(&secret, &headers("dlv_1", ts, "v1,AAAA"), b"{}", now),
+                Err(SignatureError::Stale),
+                "{ts}"
+            );
+        }
+    }
+
+    /// Found by fuzzing (fuzz/regressions/webhook_signature): a message id
+    /// outside visible ASCII was signed, and no receiver could verify it.
+    #[test]
+    fn an_id_receivers_cannot_read_is_not_signed() {
+        let secrets = EndpointSecrets {
+            current: generate_webhook_secret(),
+            previous: None,
+        };
+        for id in ["\u{6a9}", "é", "dlv\n1", "dlv\u{7f}"] {
+            assert_eq!(
+                sign(&secrets, id, 1_700_000_000, b"{}"),
+                Err(SignatureError::BadId),
+                "{id:?}"
+            );
+        }
+        for id in ["dlv_01J0", "dlv 1", "dlv\t1", ""] {
+            assert!(sign(&secrets, id, 1_700_000_000, b"{}").is_ok(), "{id:?}");
+        }
     }
 }

@@ -485,3 +485,236 @@ async fn dashboard_sign_in_guessing_is_slowed_down_too() {
         .unwrap()
         .contains("Too many failed sign-ins"));
 }
+
+/// A log sink the test can read back.
+#[derive(Clone, Default)]
+struct CapturedLogs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Whether the process-wide capture keeps what it is given.
+static CAPTURING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Every log line of this process, at debug level, as JSON (as `screenhub
+/// serve` writes with `log_format = "json"`), while `CAPTURING` is on. `None`
+/// when something else already owns the process's logging (e.g. RUST_LOG set).
+fn process_logs() -> Option<CapturedLogs> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::Layer;
+    static LOGS: std::sync::OnceLock<Option<CapturedLogs>> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = CapturedLogs::default();
+        let sink = logs.clone();
+        let layer = tracing_subscriber::fmt::layer()
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .with_writer(move || sink.clone())
+            .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
+                CAPTURING.load(std::sync::atomic::Ordering::Relaxed)
+                    && *meta.level() <= tracing::Level::DEBUG
+            }));
+        let subscriber = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::set_global_default(subscriber).ok()?;
+        // Crates that log through `log` (reqwest, …) reach it too.
+        let _ = tracing_log::LogTracer::init();
+        Some(logs)
+    })
+    .clone()
+}
+
+/// The hub's logs, at debug level and as JSON, through a whole flow: no token,
+/// key, webhook secret, session, candidate email or name appears in them.
+/// The capture is process-wide (every thread, sqlx's included), so tests
+/// running alongside add their lines too; a secret of theirs would be a leak
+/// just the same.
+#[tokio::test]
+async fn no_secret_or_candidate_data_is_logged() {
+    let Some(logs) = process_logs() else {
+        eprintln!("SKIPPED: the process's logging is already set up (RUST_LOG?)");
+        return;
+    };
+    CAPTURING.store(true, std::sync::atomic::Ordering::Relaxed);
+    let w = World::new().await;
+    let (_, endpoint) = w.hub.get("/v1/webhook-endpoints").await;
+    let endpoint_id = endpoint["data"][0]["id"].as_str().unwrap().to_owned();
+    let mut secrets = vec![w.token.clone(), w.ashby_key.clone(), w.hub.api_key.clone()];
+
+    // The employer connects through a one-time link with a new Ashby key.
+    let (_, link) = w
+        .hub
+        .post("/v1/connect-sessions", json!({"account_id": w.account_id}))
+        .await;
+    let link = link["url"].as_str().unwrap().to_owned();
+    secrets.push(link.rsplit('/').next().unwrap().to_owned());
+    let second_key = w.ashby.key();
+    secrets.push(second_key.clone());
+    let page = w.hub.http.get(&link).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let res = w
+        .hub
+        .http
+        .post(&link)
+        .form(&[("api_key", second_key.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+
+    // An operator signs in to the dashboard.
+    let (http, session) = w.hub.dashboard_session().await;
+    secrets.push(session.split_once('=').unwrap().1.to_owned());
+    let res = http
+        .get(format!("{}/dashboard/orders", w.hub.url()))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    // Secrets rotate: the webhook secret, then the External Trigger Token.
+    let (_, rotated) = w
+        .hub
+        .post(
+            &format!("/v1/webhook-endpoints/{endpoint_id}/rotate-secret"),
+            json!({"grace_period_seconds": 600}),
+        )
+        .await;
+    let new_secret = rotated["secret"].as_str().unwrap().to_owned();
+    w.receiver.set_secret(&new_secret);
+    let (_, rotated) = w
+        .hub
+        .post(
+            &format!("/v1/accounts/{}/rotate-token", w.account_id),
+            json!({"grace_period_seconds": 600}),
+        )
+        .await;
+    let new_token = rotated["external_trigger_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    secrets.push(new_token.clone());
+
+    // Candidates: one started through the simulated Ashby, one by hand with a name.
+    let email = "zoë.logged-candidate@exämple.com";
+    secrets.push(email.to_owned());
+    let first = w.start(email).await;
+    let mut body = start_body(&w.type_id, "app-logs", "second.logged@example.com");
+    body["candidate"]["first_name"] = json!("Wilhelmina");
+    body["candidate"]["last_name"] = json!("Featherstonehaugh");
+    let (status, started) = w.hub.ats(&new_token, "assessment.start", body).await;
+    assert_eq!(status, 200, "{started}");
+    let second = started["results"]["assessment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    secrets.extend(
+        [
+            "second.logged@example.com",
+            "Wilhelmina",
+            "Featherstonehaugh",
+        ]
+        .map(String::from),
+    );
+
+    // Progress and results; the vendor's endpoint fails twice on the way.
+    w.receiver.fail_next(2);
+    w.hub
+        .post(
+            &format!("/v1/orders/{first}/status"),
+            json!({"status": "in_progress", "label": "Candidate invited"}),
+        )
+        .await;
+    let (status, _) = w
+        .hub
+        .put(
+            &format!("/v1/orders/{first}/result"),
+            json!({"outcome": "pass", "report_url": "https://v.example/r/1", "summary": "Clear"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = w
+        .hub
+        .post(
+            &format!("/v1/orders/{second}/cancel"),
+            json!({"reason": "Candidate withdrew"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    w.sim_eventually(&first, "the result in Ashby", |a| a.result.is_some())
+        .await;
+    w.hub
+        .eventually(
+            "the vendor's webhooks delivered after failing",
+            20,
+            || async { w.receiver.of_type("order.cancelled").len() == 1 },
+        )
+        .await;
+    assert!(w.receiver.attempts() > w.receiver.received().len());
+    secrets.push(new_secret);
+    // Searching by email puts it in a query string.
+    let (status, found) = w
+        .hub
+        .get("/v1/orders?candidate_email=second.logged@example.com")
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(found["data"].as_array().unwrap().len(), 1);
+    let res = http
+        .get(format!(
+            "{}/dashboard/orders?email=second.logged%40example.com",
+            w.hub.url()
+        ))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    CAPTURING.store(false, std::sync::atomic::Ordering::Relaxed);
+    let text = String::from_utf8(std::mem::take(&mut *logs.0.lock().unwrap())).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not a JSON log line: {l}")))
+        .collect();
+    // The capture worked: debug lines from the hub, the flow's events.
+    assert!(lines.iter().any(|l| l["level"] == "DEBUG"));
+    for needle in [
+        "order created",
+        "ATS API key verified",
+        "external trigger token rotated",
+    ] {
+        assert!(text.contains(needle), "the logs should say `{needle}`");
+    }
+    for secret in &secrets {
+        let bare = secret.trim_start_matches("whsec_");
+        assert!(
+            !text.contains(secret.as_str()) && !text.contains(bare),
+            "the logs hold `{secret}`:\n{}",
+            text.lines()
+                .filter(|l| l.contains(bare))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+    let mut targets = std::collections::BTreeMap::<&str, usize>::new();
+    for l in &lines {
+        *targets
+            .entry(l["target"].as_str().unwrap_or("?"))
+            .or_default() += 1;
+    }
+    println!("log lines by target: {targets:?}");
+    println!(
+        "log scan: {} debug-level JSON lines ({} bytes), {} secrets and personal data checked, none found",
+        lines.len(),
+        text.len(),
+        secrets.len()
+    );
+}

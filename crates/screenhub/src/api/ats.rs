@@ -31,7 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/customFields.fetch", post(custom_fields))
 }
 
-fn envelope_error(status: StatusCode, code: &str, message: &str) -> Response {
+pub(crate) fn envelope_error(status: StatusCode, code: &str, message: &str) -> Response {
     (
         status,
         Json(ErrorEnvelope::new(code, message, Some(new_request_id()))),
@@ -41,7 +41,7 @@ fn envelope_error(status: StatusCode, code: &str, message: &str) -> Response {
 
 /// The token Ashby presents: the Basic username (Ashby's way), the Basic
 /// password, or a Bearer token.
-fn presented_token(headers: &HeaderMap) -> Option<String> {
+pub fn presented_token(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
     if let Some(b64) = value
         .strip_prefix("Basic ")

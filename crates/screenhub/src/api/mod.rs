@@ -4,8 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{middleware, Json, Router};
@@ -20,7 +21,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-mod ats;
+pub mod ats;
 mod idempotency;
 pub mod v1;
 
@@ -109,8 +110,71 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::internal("a handler panicked").into_response()
         }))
-        .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn(uniform_errors))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
+}
+
+/// The span every request's log lines carry: method and path, never the query
+/// (it may hold a candidate's email), and a connect link's route rather than
+/// its path (the path is the link's secret).
+fn request_span(req: &Request) -> tracing::Span {
+    let path = match req.extensions().get::<MatchedPath>() {
+        Some(route) if route.as_str().starts_with("/connect/") => route.as_str(),
+        Some(_) => req.uri().path(),
+        None => "(no route)",
+    };
+    tracing::debug_span!("request", method = %req.method(), path)
+}
+
+/// axum's own refusals (a path that is not UTF-8, a form of the wrong content
+/// type, a body over the limit, a timeout) are plain text or empty. Give them
+/// the error form of the surface they came from, so every client can read
+/// every error: JSON on the vendor API, Ashby's envelope on the partner API,
+/// a page in the UI.
+async fn uniform_errors(req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    let response = next.run(req).await;
+    let status = response.status();
+    let structured = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json") || ct.starts_with("text/html"));
+    if !(status.is_client_error() || status.is_server_error()) || structured {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // axum's messages are one line; anything longer is not worth showing.
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_owned();
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        text
+    };
+    let code = match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::REQUEST_TIMEOUT => "request_timeout",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "validation_failed",
+        s if s.is_server_error() => "internal_error",
+        _ => "bad_request",
+    };
+    let mut uniform = if path.starts_with("/ats/") {
+        ats::envelope_error(status, code, &message)
+    } else if path.starts_with("/connect/") || path.starts_with("/dashboard") {
+        crate::ui::message(status, "That did not work", message)
+    } else {
+        ApiError::new(status, code, message).into_response()
+    };
+    parts.headers.remove(header::CONTENT_TYPE);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    uniform.headers_mut().extend(parts.headers);
+    uniform
 }
 
 async fn healthz() -> Json<serde_json::Value> {

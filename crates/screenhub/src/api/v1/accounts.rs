@@ -13,6 +13,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{path_id, ApiJson, ApiQuery, OptionalJson, VendorKey};
 use crate::ops;
+use crate::outbound::OutboundPolicy;
 use crate::state::AppState;
 use crate::views::{AccountView, AccountWithToken, Page};
 
@@ -70,6 +71,50 @@ pub fn validate_name(name: &str) -> Result<String, ApiError> {
     Ok(name.to_owned())
 }
 
+impl CreateAccount {
+    /// The account to create. `default_base_url` is the configured Ashby API.
+    pub fn validate(
+        self,
+        default_base_url: &str,
+        policy: &OutboundPolicy,
+    ) -> Result<NewAccount, ApiError> {
+        let name = validate_name(&self.name)?;
+        let base = self
+            .ats_api_base_url
+            .unwrap_or_else(|| default_base_url.to_owned());
+        let base = screenhub_core::order::validate_http_url(&base)
+            .map_err(|e| ApiError::validation(format!("ats_api_base_url {e}")))?
+            .as_str()
+            .trim_end_matches('/')
+            .to_owned();
+        policy
+            .check_url(&base)
+            .map_err(|e| ApiError::validation(format!("ats_api_base_url: {e}")))?;
+        Ok(NewAccount {
+            name,
+            ats: self.ats,
+            environment: self.environment,
+            ats_api_base_url: base,
+        })
+    }
+}
+
+impl UpdateAccount {
+    pub fn validate(self) -> Result<AccountPatch, ApiError> {
+        Ok(AccountPatch {
+            name: self.name.as_deref().map(validate_name).transpose()?,
+            disabled: self.disabled,
+        })
+    }
+}
+
+impl RotateToken {
+    /// The old token keeps working for this long (at most 30 days).
+    pub fn grace_secs(&self) -> Result<Option<u64>, ApiError> {
+        super::grace_period(self.grace_period_seconds, 30 * 24 * 3600, "30 days")
+    }
+}
+
 fn view(state: &AppState, account: &screenhub_store::Account) -> AccountView {
     AccountView::new(account, state.ats_partner_base_url())
 }
@@ -91,25 +136,7 @@ async fn create_account(
     key: VendorKey,
     ApiJson(body): ApiJson<CreateAccount>,
 ) -> ApiResult<(StatusCode, Json<AccountWithToken>)> {
-    let name = validate_name(&body.name)?;
-    let base = body
-        .ats_api_base_url
-        .unwrap_or_else(|| state.config.ashby_api_base_url.clone());
-    let base = screenhub_core::order::validate_http_url(&base)
-        .map_err(|e| ApiError::validation(format!("ats_api_base_url {e}")))?
-        .as_str()
-        .trim_end_matches('/')
-        .to_owned();
-    state
-        .policy
-        .check_url(&base)
-        .map_err(|e| ApiError::validation(format!("ats_api_base_url: {e}")))?;
-    let new = NewAccount {
-        name,
-        ats: body.ats,
-        environment: body.environment,
-        ats_api_base_url: base,
-    };
+    let new = body.validate(&state.config.ashby_api_base_url, &state.policy)?;
     let (account, token) = state.store.create_account(new, state.now()).await?;
     tracing::info!(account_id = %account.id, "account created");
     ops::audit(
@@ -180,18 +207,11 @@ async fn update_account(
     ApiJson(body): ApiJson<UpdateAccount>,
 ) -> ApiResult<Json<AccountView>> {
     let account = find(&state, &id).await?;
-    let name = body.name.as_deref().map(validate_name).transpose()?;
-    let details = serde_json::json!({"name": name, "disabled": body.disabled});
+    let patch = body.validate()?;
+    let details = serde_json::json!({"name": patch.name, "disabled": patch.disabled});
     let account = state
         .store
-        .update_account(
-            &account.id,
-            AccountPatch {
-                name,
-                disabled: body.disabled,
-            },
-            state.now(),
-        )
+        .update_account(&account.id, patch, state.now())
         .await?;
     ops::audit(
         &state,
@@ -214,13 +234,7 @@ async fn rotate_token(
     OptionalJson(body): OptionalJson<RotateToken>,
 ) -> ApiResult<Json<AccountWithToken>> {
     let account = find(&state, &id).await?;
-    const MAX_GRACE: u64 = 30 * 24 * 3600;
-    let grace = body.grace_period_seconds.filter(|g| *g > 0);
-    if grace.is_some_and(|g| g > MAX_GRACE) {
-        return Err(ApiError::validation(
-            "grace_period_seconds may be at most 2592000 (30 days)",
-        ));
-    }
+    let grace = body.grace_secs()?;
     let now = state.now();
     let until = grace.map(|g| now + g as i64 * 1000);
     let (account, token) = state

@@ -27,6 +27,14 @@ pub struct CreateConnectSession {
     pub expires_in: Option<u64>,
 }
 
+impl CreateConnectSession {
+    pub fn account_id(&self) -> Result<AccountId, ApiError> {
+        self.account_id
+            .parse()
+            .map_err(|_| ApiError::validation("account_id must be an account id (acct_…)"))
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConnectSessionView {
     /// Send this to the employer's Ashby admin. It shows only this account,
@@ -44,10 +52,7 @@ async fn create_connect_session(
     _key: VendorKey,
     ApiJson(body): ApiJson<CreateConnectSession>,
 ) -> ApiResult<(StatusCode, Json<ConnectSessionView>)> {
-    let account_id: AccountId = body
-        .account_id
-        .parse()
-        .map_err(|_| ApiError::validation("account_id must be an account id (acct_…)"))?;
+    let account_id = body.account_id()?;
     let (url, expires_at) = ops::create_connect_link(
         &state.store,
         &state.public_url,

@@ -27,6 +27,30 @@ pub struct CustomFields {
     pub fields: Vec<screenhub_ashby::partner::CustomField>,
 }
 
+/// At most 200 fields, each with an id and a name, no id twice.
+pub fn validate_custom_fields(
+    fields: &[screenhub_ashby::partner::CustomField],
+) -> Result<(), ApiError> {
+    if fields.len() > 200 {
+        return Err(ApiError::validation("at most 200 custom fields"));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (i, f) in fields.iter().enumerate() {
+        if f.id.trim().is_empty() || f.name.trim().is_empty() {
+            return Err(ApiError::validation(format!(
+                "fields[{i}]: id and name must not be empty"
+            )));
+        }
+        if !seen.insert(f.id.as_str()) {
+            return Err(ApiError::validation(format!(
+                "fields[{i}]: id `{}` appears twice",
+                f.id
+            )));
+        }
+    }
+    Ok(())
+}
+
 pub async fn load(
     state: &AppState,
 ) -> Result<Vec<screenhub_ashby::partner::CustomField>, ApiError> {
@@ -54,23 +78,7 @@ async fn put_custom_fields(
     _key: VendorKey,
     ApiJson(body): ApiJson<CustomFields>,
 ) -> ApiResult<Json<CustomFields>> {
-    if body.fields.len() > 200 {
-        return Err(ApiError::validation("at most 200 custom fields"));
-    }
-    let mut seen = std::collections::HashSet::new();
-    for (i, f) in body.fields.iter().enumerate() {
-        if f.id.trim().is_empty() || f.name.trim().is_empty() {
-            return Err(ApiError::validation(format!(
-                "fields[{i}]: id and name must not be empty"
-            )));
-        }
-        if !seen.insert(f.id.clone()) {
-            return Err(ApiError::validation(format!(
-                "fields[{i}]: id `{}` appears twice",
-                f.id
-            )));
-        }
-    }
+    validate_custom_fields(&body.fields)?;
     let value = serde_json::to_value(&body.fields).map_err(ApiError::internal)?;
     state
         .store

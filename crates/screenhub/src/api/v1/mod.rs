@@ -7,15 +7,17 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-mod accounts;
+// The request bodies and their validators are public so the fuzz targets
+// (fuzz/) check exactly what the handlers run.
+pub mod accounts;
 mod audit;
 pub mod connect_sessions;
-pub(crate) mod custom_fields;
+pub mod custom_fields;
 mod deliveries;
 mod events;
-mod orders;
-mod packages;
-mod webhook_endpoints;
+pub mod orders;
+pub mod packages;
+pub mod webhook_endpoints;
 
 pub use accounts::validate_name;
 
@@ -51,6 +53,20 @@ pub fn limit(requested: Option<u32>) -> Result<u32, ApiError> {
         Some(_) => Err(ApiError::bad_request(format!(
             "limit must be between 1 and {MAX_LIMIT}"
         ))),
+    }
+}
+
+/// A requested grace period in seconds: none for absent or 0, else at most `max_secs`.
+pub fn grace_period(
+    requested: Option<u64>,
+    max_secs: u64,
+    max_text: &str,
+) -> Result<Option<u64>, ApiError> {
+    match requested.filter(|g| *g > 0) {
+        Some(g) if g > max_secs => Err(ApiError::validation(format!(
+            "grace_period_seconds may be at most {max_secs} ({max_text})"
+        ))),
+        grace => Ok(grace),
     }
 }
 

@@ -2,6 +2,7 @@
 
 use axum::extract::{Path, State};
 use axum::Json;
+use screenhub_core::clock::Millis;
 use screenhub_core::order::{
     validate_result, Actor, Change, OrderResult, OrderStatus, Outcome, Score, ScreeningResult,
 };
@@ -167,6 +168,57 @@ fn text(field: &str, value: Option<String>, max: usize) -> Result<Option<String>
     }
 }
 
+impl StatusReport {
+    /// The change this report asks for: progress or failure.
+    pub fn into_change(self) -> Result<Change, ApiError> {
+        let label = text("label", self.label, 200)?;
+        let change = match self.status.as_str() {
+            "in_progress" => {
+                if self
+                    .eta_minutes
+                    .is_some_and(|m| !(0..=525_600).contains(&m))
+                {
+                    return Err(ApiError::validation(
+                        "eta_minutes must be between 0 and 525600 (a year)",
+                    ));
+                }
+                if self.reason.is_some() {
+                    return Err(ApiError::validation(
+                        "reason goes with status `failed` only",
+                    ));
+                }
+                Change::Progress {
+                    label,
+                    eta_minutes: self.eta_minutes,
+                }
+            }
+            "failed" => {
+                let reason = text("reason", self.reason, 500)?.ok_or_else(|| {
+                    ApiError::validation("status `failed` needs a `reason` the recruiter can read")
+                })?;
+                Change::Fail { reason }
+            }
+            "completed" => {
+                return Err(ApiError::validation(
+                    "report a result with PUT /v1/orders/{id}/result",
+                ))
+            }
+            "cancelled" => {
+                return Err(ApiError::validation(
+                    "cancel with POST /v1/orders/{id}/cancel",
+                ))
+            }
+            "pending" => return Err(ApiError::validation("an order never moves back to pending")),
+            other => {
+                return Err(ApiError::validation(format!(
+                    "status must be `in_progress` or `failed`, not `{other}`"
+                )))
+            }
+        };
+        Ok(change)
+    }
+}
+
 /// Report progress (`in_progress`) or failure (`failed`).
 #[utoipa::path(post, path = "/v1/orders/{id}/status", tag = "orders", params(("id" = String, Path)), request_body = StatusReport,
     responses((status = 200, body = OrderView), (status = 404, body = crate::error::ErrorBody),
@@ -178,50 +230,7 @@ async fn report_status(
     ApiJson(body): ApiJson<StatusReport>,
 ) -> ApiResult<Json<OrderView>> {
     let id: OrderId = path_id(&id, "order")?;
-    let label = text("label", body.label, 200)?;
-    let change = match body.status.as_str() {
-        "in_progress" => {
-            if body
-                .eta_minutes
-                .is_some_and(|m| !(0..=525_600).contains(&m))
-            {
-                return Err(ApiError::validation(
-                    "eta_minutes must be between 0 and 525600 (a year)",
-                ));
-            }
-            if body.reason.is_some() {
-                return Err(ApiError::validation(
-                    "reason goes with status `failed` only",
-                ));
-            }
-            Change::Progress {
-                label,
-                eta_minutes: body.eta_minutes,
-            }
-        }
-        "failed" => {
-            let reason = text("reason", body.reason, 500)?.ok_or_else(|| {
-                ApiError::validation("status `failed` needs a `reason` the recruiter can read")
-            })?;
-            Change::Fail { reason }
-        }
-        "completed" => {
-            return Err(ApiError::validation(
-                "report a result with PUT /v1/orders/{id}/result",
-            ))
-        }
-        "cancelled" => {
-            return Err(ApiError::validation(
-                "cancel with POST /v1/orders/{id}/cancel",
-            ))
-        }
-        "pending" => return Err(ApiError::validation("an order never moves back to pending")),
-        other => {
-            return Err(ApiError::validation(format!(
-                "status must be `in_progress` or `failed`, not `{other}`"
-            )))
-        }
-    };
+    let change = body.into_change()?;
     let order = ops::vendor_change(&state, &id, change).await?;
     Ok(Json(OrderView::from(&order)))
 }
@@ -240,6 +249,30 @@ pub struct ResultReport {
     pub completed_at: Option<String>,
 }
 
+impl ResultReport {
+    /// The result to record; `now` stands in for a missing `completed_at`.
+    pub fn into_result(self, now: Millis) -> Result<OrderResult, ApiError> {
+        let completed_at = match self.completed_at.as_deref() {
+            Some(t) => screenhub_core::clock::parse_rfc3339(t).ok_or_else(|| {
+                ApiError::validation(
+                    "completed_at must be an RFC 3339 time such as 2026-01-31T09:00:00Z",
+                )
+            })?,
+            None => now,
+        };
+        let result = OrderResult {
+            outcome: self.outcome,
+            report_url: self.report_url.trim().to_owned(),
+            summary: text("summary", self.summary, 4000)?,
+            score: self.score,
+            screenings: self.screenings,
+            completed_at,
+        };
+        validate_result(&result).map_err(ApiError::validation)?;
+        Ok(result)
+    }
+}
+
 /// Report the result; the order becomes `completed` and Ashby gets the result.
 #[utoipa::path(put, path = "/v1/orders/{id}/result", tag = "orders", params(("id" = String, Path)), request_body = ResultReport,
     responses((status = 200, body = OrderView), (status = 404, body = crate::error::ErrorBody),
@@ -251,23 +284,7 @@ async fn report_result(
     ApiJson(body): ApiJson<ResultReport>,
 ) -> ApiResult<Json<OrderView>> {
     let id: OrderId = path_id(&id, "order")?;
-    let completed_at = match body.completed_at.as_deref() {
-        Some(t) => screenhub_core::clock::parse_rfc3339(t).ok_or_else(|| {
-            ApiError::validation(
-                "completed_at must be an RFC 3339 time such as 2026-01-31T09:00:00Z",
-            )
-        })?,
-        None => state.now(),
-    };
-    let result = OrderResult {
-        outcome: body.outcome,
-        report_url: body.report_url.trim().to_owned(),
-        summary: text("summary", body.summary, 4000)?,
-        score: body.score,
-        screenings: body.screenings,
-        completed_at,
-    };
-    validate_result(&result).map_err(ApiError::validation)?;
+    let result = body.into_result(state.now())?;
     let order = ops::vendor_change(&state, &id, Change::Complete(result)).await?;
     Ok(Json(OrderView::from(&order)))
 }
@@ -277,6 +294,15 @@ async fn report_result(
 pub struct CancelRequest {
     /// Shown to the recruiter in Ashby.
     pub reason: String,
+}
+
+impl CancelRequest {
+    pub fn into_change(self) -> Result<Change, ApiError> {
+        Ok(Change::Cancel {
+            reason: text("reason", Some(self.reason), 500)?.unwrap_or_default(),
+            by: Actor::Vendor,
+        })
+    }
 }
 
 /// Cancel an order; Ashby shows it as cancelled with the reason.
@@ -290,15 +316,6 @@ async fn cancel_order(
     ApiJson(body): ApiJson<CancelRequest>,
 ) -> ApiResult<Json<OrderView>> {
     let id: OrderId = path_id(&id, "order")?;
-    let reason = text("reason", Some(body.reason), 500)?.unwrap_or_default();
-    let order = ops::vendor_change(
-        &state,
-        &id,
-        Change::Cancel {
-            reason,
-            by: Actor::Vendor,
-        },
-    )
-    .await?;
+    let order = ops::vendor_change(&state, &id, body.into_change()?).await?;
     Ok(Json(OrderView::from(&order)))
 }
