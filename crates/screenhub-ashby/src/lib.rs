@@ -17,6 +17,9 @@ pub mod validate;
 
 pub use client::{AshbyClient, AshbyError, AttemptClass, AttemptOutcome};
 pub use mapping::{assessment_update, UpdateKind};
-pub use partner::{parse_cancel_request, parse_start_request, StartRejection, StartRequest};
+pub use partner::{
+    parse_cancel_request, parse_start_request, parse_start_request_keeping_body, StartRejection,
+    StartRequest,
+};
 pub use public::{AssessmentUpdate, DataValue, DataValueType};
 pub use validate::validate_update;

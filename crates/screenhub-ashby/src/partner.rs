@@ -314,7 +314,16 @@ const TRY_AGAIN: &str = "Try again; if it keeps happening, contact the vendor's 
 
 /// Read an `assessment.start` body, or say — for the recruiter — why it can't be used.
 pub fn parse_start_request(body: &[u8]) -> Result<StartRequest, StartRejection> {
-    let mut request: StartRequest = parse_json(body, |field| field == "candidate.email")?;
+    parse_start_request_keeping_body(body).map(|(request, _)| request)
+}
+
+/// [`parse_start_request`], also handing back the whole body as JSON (the hub
+/// keeps Ashby's request as it came), so it is parsed once, not twice.
+pub fn parse_start_request_keeping_body(
+    body: &[u8],
+) -> Result<(StartRequest, Value), StartRejection> {
+    let (mut request, whole): (StartRequest, Value) =
+        parse_json_keeping_body(body, |field| field == "candidate.email")?;
 
     let email = request.candidate.email.trim();
     if !is_valid_email(email) {
@@ -344,7 +353,7 @@ pub fn parse_start_request(body: &[u8]) -> Result<StartRequest, StartRejection> 
             return Err(StartRejection::invalid(field, "is not a valid web address"));
         }
     }
-    Ok(request)
+    Ok((request, whole))
 }
 
 /// Read an `assessment.cancel` body.
@@ -362,6 +371,14 @@ fn parse_json<T: serde::de::DeserializeOwned>(
     body: &[u8],
     is_email: impl Fn(&str) -> bool,
 ) -> Result<T, StartRejection> {
+    parse_json_keeping_body(body, is_email).map(|(value, _)| value)
+}
+
+/// [`parse_json`], also returning the whole body as a JSON value.
+fn parse_json_keeping_body<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    is_email: impl Fn(&str) -> bool,
+) -> Result<(T, Value), StartRejection> {
     if exceeds_depth(body, MAX_JSON_DEPTH) {
         return Err(StartRejection::unreadable(&format!(
             "its data is nested more than {MAX_JSON_DEPTH} levels deep"
@@ -370,9 +387,9 @@ fn parse_json<T: serde::de::DeserializeOwned>(
     // serde skips the fields it does not read without checking their bytes
     // (UTF-8) or escapes (lone surrogates), and the hub keeps the whole body,
     // so all of it must be JSON. (Found by fuzzing.)
-    if serde_json::from_slice::<Value>(body).is_err() {
+    let Ok(whole) = serde_json::from_slice::<Value>(body) else {
         return Err(StartRejection::unreadable("it isn't valid JSON"));
-    }
+    };
     let mut de = serde_json::Deserializer::from_slice(body);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         // A schema error in a body that is not JSON at all (e.g. `{"a":1} junk`)
@@ -386,7 +403,7 @@ fn parse_json<T: serde::de::DeserializeOwned>(
     // Trailing bytes after the object mean the body was not one JSON document.
     de.end()
         .map_err(|_| StartRejection::unreadable("it isn't valid JSON"))?;
-    Ok(value)
+    Ok((value, whole))
 }
 
 fn rejection_for(

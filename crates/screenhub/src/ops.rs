@@ -156,7 +156,8 @@ pub async fn start_assessment(
             .into())
         }
     }
-    let request = screenhub_ashby::parse_start_request(body)
+    // The body as Ashby sent it, unknown fields included, is kept with the order.
+    let (request, raw) = screenhub_ashby::parse_start_request_keeping_body(body)
         .map_err(|r| AtsRejection::unprocessable(r.message))?;
     let not_offered = || {
         AtsRejection::unprocessable(
@@ -176,8 +177,6 @@ pub async fn start_assessment(
     if !package.offered_to(&account.id) {
         return Err(not_offered().into());
     }
-    // Keep the body as Ashby sent it, unknown fields included.
-    let raw: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let now = state.now();
     let new = NewOrder {
         id: OrderId::generate(),

@@ -118,14 +118,16 @@ pub fn user_agent() -> String {
 }
 
 /// The one outbound client: connection reuse, the policy's resolver, no redirects.
-pub fn client(policy: &OutboundPolicy, timeout: Duration) -> reqwest::Client {
+/// Up to `concurrency` idle connections per host are kept, so a worker busy
+/// with one receiver reuses its connections instead of opening new ones.
+pub fn client(policy: &OutboundPolicy, timeout: Duration, concurrency: usize) -> reqwest::Client {
     reqwest::Client::builder()
         .dns_resolver(Arc::new(PolicyResolver(Arc::new(policy.clone()))))
         .redirect(reqwest::redirect::Policy::none())
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(5)))
         .pool_idle_timeout(Duration::from_secs(60))
-        .pool_max_idle_per_host(64)
+        .pool_max_idle_per_host(concurrency.max(8))
         .user_agent(user_agent())
         .build()
         .expect("the outbound HTTP client configuration is valid")
@@ -191,7 +193,7 @@ mod tests {
     #[tokio::test]
     async fn the_resolver_refuses_names_of_private_addresses() {
         let policy = OutboundPolicy::default();
-        let client = client(&policy, Duration::from_secs(2));
+        let client = client(&policy, Duration::from_secs(2), 8);
         let err = client.get("http://localhost:9/").send().await.unwrap_err();
         assert!(
             describe_transport_error(&err).contains("outbound_allow"),

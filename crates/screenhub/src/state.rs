@@ -54,6 +54,7 @@ impl AppState {
         let http = crate::outbound::client(
             &policy,
             std::time::Duration::from_millis(config.outbound_timeout_ms),
+            config.delivery_concurrency,
         );
         let schedule = config.retry_schedule().map_err(anyhow::Error::msg)?;
         Ok(Self(Arc::new(Inner {
