@@ -157,6 +157,27 @@ fn apply(order: &mut Order, change: Change, now: Millis) {
 pub(crate) const ACCOUNT_ACTIVITY: &str =
     "UPDATE accounts SET last_activity_at = $1 WHERE id = $2 \
     AND (last_activity_at IS NULL OR last_activity_at < $1 - 60000)";
+/// What every change to an order writes besides the order itself, inside the
+/// batch transaction `$tx`: its event on the timeline, its outbox messages,
+/// and the account's activity (collected in `$active`, written once per batch).
+macro_rules! record_order_news {
+    ($tx:ident, $store:expr, $event:expr, $data:expr, $account:expr, $order:expr, $messages:expr,
+     $now:expr, $endpoints:ident, $active:ident) => {{
+        $crate::events::insert_event!($tx, $event, Some($account), Some($order), $data, $now);
+        $crate::orders::write_outbox!(
+            $tx,
+            $store,
+            $now,
+            Some($account),
+            Some($order),
+            $messages,
+            $endpoints
+        );
+        $crate::orders::note_active(&mut $active, $account, $now);
+    }};
+}
+pub(crate) use record_order_news;
+
 /// Write one start (`$item`) inside the batch transaction `$tx`: insert it,
 /// or find the live order its application already has (a twin earlier in the
 /// same batch included). Evaluates to what it found; `$active` collects the
@@ -200,24 +221,11 @@ macro_rules! write_order {
             Some(existing)
         } else {
             let data = serde_json::json!({ "status": "pending", "package_id": order.package_id });
-            $crate::events::insert_event!(
-                $tx,
-                screenhub_core::event::EventType::OrderCreated,
-                Some(order.account_id.as_str()),
-                Some(id.as_str()),
-                &data,
-                now
+            $crate::orders::record_order_news!(
+                $tx, $store, screenhub_core::event::EventType::OrderCreated, &data,
+                order.account_id.as_str(), id.as_str(), item.messages.iter().cloned(),
+                now, $endpoints, $active
             );
-            $crate::orders::write_outbox!(
-                $tx,
-                $store,
-                now,
-                Some(order.account_id.as_str()),
-                Some(id.as_str()),
-                item.messages.iter().cloned(),
-                $endpoints
-            );
-            $crate::orders::note_active(&mut $active, order.account_id.as_str(), now);
             None
         }
     }};
@@ -275,24 +283,11 @@ macro_rules! change_order {
                 .execute(&mut *$tx)
                 .await?;
                 let (event_type, data) = $crate::orders::event_for(&job.change);
-                $crate::events::insert_event!(
-                    $tx,
-                    event_type,
-                    Some(order.account_id.as_str()),
-                    Some(job.key.as_str()),
-                    &data,
-                    now
+                $crate::orders::record_order_news!(
+                    $tx, $store, event_type, &data,
+                    order.account_id.as_str(), job.key.as_str(), (job.outbox)(&order),
+                    now, $endpoints, $active
                 );
-                $crate::orders::write_outbox!(
-                    $tx,
-                    $store,
-                    now,
-                    Some(order.account_id.as_str()),
-                    Some(job.key.as_str()),
-                    (job.outbox)(&order),
-                    $endpoints
-                );
-                $crate::orders::note_active(&mut $active, order.account_id.as_str(), now);
                 Ok(order)
             }
         }
