@@ -51,7 +51,7 @@ pub(crate) struct ReadCache {
 }
 
 impl ReadCache {
-    /// The generation to hand back to [`Slot::put`] after reading the database.
+    /// The generation to hand back to [`ReadCache::put`] after reading the database.
     pub(crate) fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }

@@ -1,6 +1,7 @@
 //! Group commit. One writer task takes every hot write waiting at that moment
-//! (orders created from ATS starts, delivery attempts recorded by workers)
-//! and commits them in one transaction, so one fsync serves many callers.
+//! (orders created from ATS starts, changes to orders, delivery attempts
+//! recorded by workers, and the workers' claims) and commits them in one
+//! transaction, so one fsync serves many callers.
 //! Each caller is answered only after that commit: nothing is acknowledged
 //! before it is durable.
 
@@ -120,7 +121,7 @@ impl Store {
             }
             for (job, done) in jobs.iter().zip(done.iter_mut()) {
                 if let (Job::Claim(claim), Done::Claim(rows)) = (job, done) {
-                    *rows = sqlx::query_as(&claim_sql)
+                    *rows = sqlx::query_as(claim_sql)
                         .bind(claim.now)
                         .bind(&claim.owner)
                         .bind(claim.now + claim.lease_ms)

@@ -1,6 +1,8 @@
 //! Orders: created idempotently from the ATS's start, changed only through the
 //! state machine, and always together with their events and outbox messages.
 
+use std::sync::LazyLock;
+
 use screenhub_core::clock::Millis;
 use screenhub_core::event::EventType;
 use screenhub_core::order::{self, Actor, Change, OrderStatus, Outcome};
@@ -212,7 +214,7 @@ macro_rules! write_order {
         .await?
         .rows_affected();
         if inserted == 0 {
-            let existing: Option<$crate::orders::OrderRow> = sqlx::query_as(&$crate::orders::find_live_sql())
+            let existing: Option<$crate::orders::OrderRow> = sqlx::query_as($crate::orders::find_live_sql())
                 .bind(order.account_id.as_str())
                 .bind(&order.application_ats_id)
                 .bind(&order.package_id)
@@ -232,8 +234,12 @@ macro_rules! write_order {
 }
 pub(crate) use write_order;
 
-pub(crate) fn find_live_sql() -> String {
-    format!("{ORDER_SELECT} WHERE account_id = $1 AND application_ats_id = $2 AND package_id = $3 AND {LIVE}")
+/// The live order of an application and package (a start's twin).
+pub(crate) fn find_live_sql() -> &'static str {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!("{ORDER_SELECT} WHERE account_id = $1 AND application_ats_id = $2 AND package_id = $3 AND {LIVE}")
+    });
+    &SQL
 }
 
 /// A change to an order, with what it should announce.
@@ -255,7 +261,7 @@ macro_rules! change_order {
     ($tx:ident, $store:expr, $job:expr, $endpoints:ident, $active:ident) => {{
         let job: &$crate::orders::ChangeToWrite = $job;
         let now = job.now;
-        let row: Option<$crate::orders::OrderRow> = sqlx::query_as(&$crate::orders::change_select_sql($store.kind()))
+        let row: Option<$crate::orders::OrderRow> = sqlx::query_as($crate::orders::change_select_sql($store.kind()))
             .bind(&job.key)
             .fetch_optional(&mut *$tx)
             .await?;
@@ -297,13 +303,15 @@ pub(crate) use change_order;
 
 /// The order read for a change; locked on PostgreSQL so concurrent changes
 /// to one order queue instead of racing.
-pub(crate) fn change_select_sql(kind: BackendKind) -> String {
-    let lock = if kind == BackendKind::Postgres {
-        " FOR UPDATE"
-    } else {
-        ""
-    };
-    format!("{ORDER_SELECT} WHERE id = $1{lock}")
+/// Built once per backend: it is read for every change on the hot path.
+pub(crate) fn change_select_sql(kind: BackendKind) -> &'static str {
+    static SQLITE: LazyLock<String> = LazyLock::new(|| format!("{ORDER_SELECT} WHERE id = $1"));
+    static POSTGRES: LazyLock<String> =
+        LazyLock::new(|| format!("{ORDER_SELECT} WHERE id = $1 FOR UPDATE"));
+    match kind {
+        BackendKind::Sqlite => &SQLITE,
+        BackendKind::Postgres => &POSTGRES,
+    }
 }
 
 /// The order after `job`'s change, and its status before; or why it cannot change.

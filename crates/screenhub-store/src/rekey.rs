@@ -48,7 +48,6 @@ impl Store {
                     .execute(pool)
                     .await?;
                 });
-                self.cache.invalidate();
                 Ok(())
             }
         }

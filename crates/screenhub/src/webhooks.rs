@@ -10,10 +10,10 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
+use screenhub_core::secret::WEBHOOK_SECRET_PREFIX;
 use screenhub_store::EndpointSecrets;
 use sha2::Sha256;
 
-const SECRET_PREFIX: &str = "whsec_";
 /// How far a receiver lets a webhook's timestamp stray from its clock (the
 /// scheme's usual five minutes), against replays.
 const TOLERANCE_SECS: i64 = 5 * 60;
@@ -41,7 +41,7 @@ fn mac(
     body: &[u8],
 ) -> Result<Hmac<Sha256>, SignatureError> {
     let key = STANDARD
-        .decode(secret.strip_prefix(SECRET_PREFIX).unwrap_or(secret))
+        .decode(secret.strip_prefix(WEBHOOK_SECRET_PREFIX).unwrap_or(secret))
         .map_err(|_| SignatureError::BadSecret)?;
     let mut mac = Hmac::<Sha256>::new_from_slice(&key).map_err(|_| SignatureError::BadSecret)?;
     mac.update(msg_id.as_bytes());
