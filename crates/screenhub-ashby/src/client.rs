@@ -21,6 +21,8 @@ use crate::public::{
 pub const ACCEPT_VERSION_1: &str = "application/json; version=1";
 /// The `X-RateLimit-Scope` of a 429 that throttles the partner across all customers.
 pub const PARTNER_RATE_LIMIT_SCOPE: &str = "integration-partner";
+/// Every permission the hub's key needs, in Ashby's words, as the connect page asks for them.
+pub const REQUIRED_PERMISSIONS: &str = "API Keys → Read, Candidates → Read and Candidates → Write";
 /// At most this much of a response is kept in an attempt record.
 pub const EXCERPT_MAX_BYTES: usize = 1024;
 /// At most this much of a response body is read at all.
@@ -89,7 +91,7 @@ impl AttemptOutcome {
 pub enum AshbyError {
     #[error("Ashby rejected this API key (HTTP {status}). Check that the whole key was copied and that it is still active in Ashby.")]
     KeyRejected { status: u16 },
-    #[error("Ashby accepted this API key, but the key lacks {permission}. In Ashby, give the key the {permission} permission (Admin → API Keys), or create a new key with it.")]
+    #[error("Ashby accepted this API key, but the key lacks the {} permission ({permission}). In Ashby, open Admin → API Keys and give this key {}, or create a new key with {}.", public::permission_in_ashby_words(.permission), public::permission_in_ashby_words(.permission), REQUIRED_PERMISSIONS)]
     MissingPermission { permission: String },
     #[error("Ashby could not be reached: {0}")]
     Unreachable(String),
@@ -143,8 +145,10 @@ impl AshbyClient {
         }
     }
 
-    /// Check an Ashby API key: it must be accepted and must be able to write
-    /// assessment updates (`candidatesWrite`) when Ashby says what it can do.
+    /// Check an Ashby API key with `apiKey.info`, which needs the key's
+    /// `apiKeysRead` permission: a valid key without it is refused with 403
+    /// `missing_endpoint_permission`. The answer lists no permissions, so the
+    /// others the hub needs are not (and cannot be) checked here.
     pub async fn api_key_info(
         &self,
         base_url: &str,
@@ -155,15 +159,15 @@ impl AshbyClient {
             Err(e) if e.timeout => return Err(AshbyError::Timeout),
             Err(e) => return Err(AshbyError::Unreachable(e.message)),
         };
-        let missing_write = || AshbyError::MissingPermission {
-            permission: public::CANDIDATES_WRITE.into(),
+        let missing_api_keys_read = || AshbyError::MissingPermission {
+            permission: public::API_KEYS_READ.into(),
         };
         match answer.status {
             401 => Err(AshbyError::KeyRejected { status: 401 }),
             403 if error_info(&answer.body)
                 .is_some_and(|i| i.code == codes::MISSING_ENDPOINT_PERMISSION) =>
             {
-                Err(missing_write())
+                Err(missing_api_keys_read())
             }
             403 => Err(AshbyError::KeyRejected { status: 403 }),
             408 | 429 | 500..=599 => Err(AshbyError::Unreachable(format!(
@@ -171,14 +175,9 @@ impl AshbyClient {
                 answer.status
             ))),
             200..=299 => match parse_envelope::<ApiKeyInfo>(&answer.body) {
-                Ok(Envelope::Success { results, .. })
-                    if results.lacks_permission(public::CANDIDATES_WRITE) =>
-                {
-                    Err(missing_write())
-                }
                 Ok(Envelope::Success { results, .. }) => Ok(results),
                 Ok(Envelope::Failure(info)) if info.code == codes::MISSING_ENDPOINT_PERMISSION => {
-                    Err(missing_write())
+                    Err(missing_api_keys_read())
                 }
                 Ok(Envelope::Failure(info)) => Err(AshbyError::Unexpected(format!(
                     "Ashby refused the request ({info})"
@@ -346,7 +345,7 @@ fn judge(answer: Answer) -> AttemptOutcome {
                 .as_ref()
                 .is_some_and(|i| i.code == codes::MISSING_ENDPOINT_PERMISSION)
             {
-                "Ashby says the account's API key lacks a permission this call needs (candidatesWrite for updates)"
+                "Ashby says the account's API key lacks a permission this call needs (assessment.update needs Candidates → Write)"
             } else {
                 "Ashby rejected the account's API key"
             };
@@ -481,18 +480,16 @@ mod tests {
                 tokio::time::sleep(Duration::from_secs(5)).await;
                 json(200, json!({"success": true}))
             }
-            "key_full" => json(
-                200,
-                json!({"success": true, "results": {"title": "Screenhub", "createdAt": "2024-05-01T10:00:00.000Z", "permissions": ["candidatesRead", "candidatesWrite"]}}),
-            ),
-            "key_bare" => json(
+            "key_ok" => json(
                 200,
                 json!({"success": true, "results": {"title": "Screenhub", "createdAt": "2024-05-01T10:00:00.000Z"}}),
             ),
-            "key_read_only" => json(
+            // A permissions list is not Ashby's; it must not sway the check.
+            "key_listing_permissions" => json(
                 200,
                 json!({"success": true, "results": {"title": "RO", "createdAt": "x", "permissions": ["candidatesRead"]}}),
             ),
+            "no_permission_at_200" => json(200, failure("missing_endpoint_permission")),
             _ => StatusCode::IM_A_TEAPOT.into_response(),
         }
     }
@@ -694,17 +691,22 @@ mod tests {
 
     #[tokio::test]
     async fn api_key_info_outcomes() {
-        let info = key_info("key_full").await.unwrap();
+        let info = key_info("key_ok").await.unwrap();
         assert_eq!(info.title.as_deref(), Some("Screenhub"));
         assert_eq!(info.created_at.as_deref(), Some("2024-05-01T10:00:00.000Z"));
-        assert!(key_info("key_bare").await.is_ok());
+        assert!(key_info("key_listing_permissions").await.is_ok());
 
         let lacks = AshbyError::MissingPermission {
-            permission: "candidatesWrite".into(),
+            permission: "apiKeysRead".into(),
         };
-        assert_eq!(key_info("key_read_only").await.unwrap_err(), lacks);
         assert_eq!(key_info("no_permission").await.unwrap_err(), lacks);
-        assert!(lacks.to_string().contains("the key lacks candidatesWrite"));
+        assert_eq!(key_info("no_permission_at_200").await.unwrap_err(), lacks);
+        assert_eq!(
+            lacks.to_string(),
+            "Ashby accepted this API key, but the key lacks the API Keys → Read permission (apiKeysRead). \
+             In Ashby, open Admin → API Keys and give this key API Keys → Read, or create a new key with \
+             API Keys → Read, Candidates → Read and Candidates → Write."
+        );
 
         let rejected = key_info("unauth").await.unwrap_err();
         assert_eq!(rejected, AshbyError::KeyRejected { status: 401 });

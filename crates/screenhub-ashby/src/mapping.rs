@@ -72,7 +72,7 @@ pub fn assessment_update(
             update.assessment_result = Some(result_value(result));
             update.assessment_profile_url = Some(DataValue::url(
                 ids::REPORT,
-                "Full report",
+                "Full Report",
                 &result.report_url,
             ));
             let metadata = result_metadata(result);
@@ -383,7 +383,7 @@ mod tests {
                 u.assessment_profile_url,
                 Some(DataValue::url(
                     "report",
-                    "Full report",
+                    "Full Report",
                     "https://vendor.example/reports/42"
                 ))
             );

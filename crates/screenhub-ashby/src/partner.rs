@@ -253,6 +253,41 @@ pub struct CustomField {
     pub is_required: Option<bool>,
 }
 
+impl CustomField {
+    /// Why Ashby would refuse this field's options, if it would: a `ValueSelect`
+    /// or `MultiValueSelect` needs a non-empty `possible_values`, each option with
+    /// a non-empty `key` and `value`. Other types need none.
+    pub fn options_problem(&self) -> Option<String> {
+        if !matches!(
+            self.r#type,
+            CustomFieldType::ValueSelect | CustomFieldType::MultiValueSelect
+        ) {
+            return None;
+        }
+        let kind = self.r#type.as_str();
+        let options = match self.possible_values.as_deref() {
+            None | Some([]) => {
+                return Some(format!(
+                    "a {kind} field needs possible_values: at least one option, each with a non-empty key and value"
+                ))
+            }
+            Some(options) => options,
+        };
+        options.iter().enumerate().find_map(|(i, option)| {
+            let empty = if option.key.trim().is_empty() {
+                "key"
+            } else if option.value.trim().is_empty() {
+                "value"
+            } else {
+                return None;
+            };
+            Some(format!(
+                "possible_values[{i}].{empty} is empty; every option of a {kind} field needs a non-empty key and value"
+            ))
+        })
+    }
+}
+
 /// `{"success": true, "fields": […]}` — `fields`, not `results`, for this one call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomFieldsResponse {
@@ -885,6 +920,49 @@ mod tests {
             .unwrap_err()
             .message
             .contains("is empty"));
+    }
+
+    #[test]
+    fn select_fields_need_options_with_keys_and_values() {
+        let field = |r#type, possible_values: Option<Vec<(&str, &str)>>| CustomField {
+            id: "cf".into(),
+            name: "Field".into(),
+            r#type,
+            possible_values: possible_values.map(|vs| {
+                vs.into_iter()
+                    .map(|(key, value)| PossibleValue {
+                        key: key.into(),
+                        value: value.into(),
+                    })
+                    .collect()
+            }),
+            is_required: None,
+        };
+        for t in [
+            CustomFieldType::ValueSelect,
+            CustomFieldType::MultiValueSelect,
+        ] {
+            assert_eq!(
+                field(t, Some(vec![("fr", "France")])).options_problem(),
+                None
+            );
+            for bad in [None, Some(vec![])] {
+                let problem = field(t, bad).options_problem().unwrap();
+                assert!(
+                    problem.starts_with(&format!("a {} field needs possible_values", t.as_str())),
+                    "{problem}"
+                );
+            }
+            let problem = field(t, Some(vec![("fr", "France"), (" ", "Spain")])).options_problem();
+            assert!(problem
+                .unwrap()
+                .starts_with("possible_values[1].key is empty"));
+            let problem = field(t, Some(vec![("fr", "")])).options_problem();
+            assert!(problem
+                .unwrap()
+                .starts_with("possible_values[0].value is empty"));
+        }
+        assert_eq!(field(CustomFieldType::String, None).options_problem(), None);
     }
 
     #[test]

@@ -6,10 +6,27 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// The permission `assessment.update` needs.
+/// The permission `assessment.update` needs; *Candidates → Write* in Ashby's admin.
 pub const CANDIDATES_WRITE: &str = "candidatesWrite";
-/// The permission `candidate.info`, `application.info` and `file.info` need.
+/// The permission `candidate.info`, `application.info` and `file.info` need;
+/// *Candidates → Read* in Ashby's admin.
 pub const CANDIDATES_READ: &str = "candidatesRead";
+/// The permission `apiKey.info` needs; *API Keys → Read* in Ashby's admin.
+pub const API_KEYS_READ: &str = "apiKeysRead";
+/// The permission `job.info` needs; *Jobs → Read* in Ashby's admin.
+pub const JOBS_READ: &str = "jobsRead";
+
+/// A permission as Ashby's admin screen names it (what an admin ticks), for
+/// messages; the API name for any other.
+pub fn permission_in_ashby_words(permission: &str) -> &str {
+    match permission {
+        API_KEYS_READ => "API Keys → Read",
+        CANDIDATES_READ => "Candidates → Read",
+        CANDIDATES_WRITE => "Candidates → Write",
+        JOBS_READ => "Jobs → Read",
+        other => other,
+    }
+}
 
 /// Error codes Ashby (and the simulator) put in `errorInfo.code`.
 pub mod codes {
@@ -167,7 +184,7 @@ pub struct AssessmentUpdate {
     /// Sending a result marks the assessment complete in Ashby.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assessment_result: Option<DataValue>,
-    /// The "Full report" link; required whenever `assessment_result` is sent.
+    /// The "Full Report" link; required whenever `assessment_result` is sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assessment_profile_url: Option<DataValue>,
     /// Sending a reason marks the assessment cancelled in Ashby.
@@ -325,8 +342,9 @@ fn string_list(value: Option<&Value>) -> Vec<String> {
     }
 }
 
-/// The results of `apiKey.info`. Ashby documents `title` and `createdAt`; anything
-/// else it sends is kept in `extra`.
+/// The results of `apiKey.info`. Ashby documents `title`, `createdAt` and an
+/// optional `scopes`; none of them lists the key's permissions, so nothing here
+/// pretends to. Anything else Ashby sends is kept in `extra`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApiKeyInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -335,36 +353,6 @@ pub struct ApiKeyInfo {
     pub created_at: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
-}
-
-impl ApiKeyInfo {
-    /// The permissions the key reports, when the answer lists them: either a list
-    /// of names (`["candidatesWrite"]`) or a map of flags (`{"candidatesWrite": true}`).
-    pub fn permissions(&self) -> Option<Vec<String>> {
-        match self.extra.get("permissions")? {
-            Value::Array(items) => Some(
-                items
-                    .iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect(),
-            ),
-            Value::Object(flags) => Some(
-                flags
-                    .iter()
-                    .filter(|(_, on)| on.as_bool() == Some(true))
-                    .map(|(name, _)| name.clone())
-                    .collect(),
-            ),
-            _ => None,
-        }
-    }
-
-    /// True only when the answer lists permissions and `permission` is not among
-    /// them; an answer that lists none proves nothing either way.
-    pub fn lacks_permission(&self, permission: &str) -> bool {
-        self.permissions()
-            .is_some_and(|ps| !ps.iter().any(|p| p == permission))
-    }
 }
 
 #[cfg(test)]
@@ -451,28 +439,30 @@ mod tests {
     }
 
     #[test]
-    fn api_key_info_keeps_unknown_fields_and_reads_permissions() {
+    fn api_key_info_keeps_unknown_fields() {
         let info: ApiKeyInfo = serde_json::from_value(json!({
-            "title": "Screenhub", "createdAt": "2024-01-01T00:00:00.000Z",
-            "permissions": ["candidatesRead"], "other": 1
+            "title": "Screenhub", "createdAt": "2024-01-01T00:00:00.000Z", "scopes": ["x"], "other": 1
         }))
         .unwrap();
         assert_eq!(info.title.as_deref(), Some("Screenhub"));
         assert_eq!(info.extra["other"], json!(1));
-        assert!(info.lacks_permission(CANDIDATES_WRITE));
-        assert!(!info.lacks_permission(CANDIDATES_READ));
+        assert_eq!(info.extra["scopes"], json!(["x"]));
+        let bare: ApiKeyInfo = serde_json::from_value(json!({})).unwrap();
+        assert_eq!(bare.title, None);
+    }
 
-        let flags: ApiKeyInfo = serde_json::from_value(
-            json!({"permissions": {"candidatesWrite": true, "jobsRead": false}}),
-        )
-        .unwrap();
+    #[test]
+    fn permissions_in_ashby_words() {
+        assert_eq!(permission_in_ashby_words(API_KEYS_READ), "API Keys → Read");
         assert_eq!(
-            flags.permissions(),
-            Some(vec!["candidatesWrite".to_string()])
+            permission_in_ashby_words(CANDIDATES_WRITE),
+            "Candidates → Write"
         );
-
-        let bare: ApiKeyInfo =
-            serde_json::from_value(json!({"title": "t", "createdAt": "c"})).unwrap();
-        assert!(!bare.lacks_permission(CANDIDATES_WRITE));
+        assert_eq!(
+            permission_in_ashby_words(CANDIDATES_READ),
+            "Candidates → Read"
+        );
+        assert_eq!(permission_in_ashby_words("jobsRead"), "Jobs → Read");
+        assert_eq!(permission_in_ashby_words("offersRead"), "offersRead");
     }
 }

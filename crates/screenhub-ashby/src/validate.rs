@@ -263,7 +263,7 @@ mod tests {
             "timestamp": 1_700_000_000_000_i64,
             "assessment_status": {"identifier": "status", "label": "Status", "type": "string", "value": "Completed"},
             "assessment_result": {"identifier": "result", "label": "Result", "type": "boolean_success", "value": true},
-            "assessment_profile_url": {"identifier": "report", "label": "Full report", "type": "url", "value": "https://vendor.example/r/1"},
+            "assessment_profile_url": {"identifier": "report", "label": "Full Report", "type": "url", "value": "https://vendor.example/r/1"},
             "metadata": [
                 {"identifier": "score", "label": "Score", "type": "numeric_score", "value": 87.5},
                 {"identifier": "eta", "label": "ETA", "type": "numeric_duration_minutes", "value": 30},

@@ -101,7 +101,7 @@ pub struct ScreeningResult {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct OrderResult {
     pub outcome: Outcome,
-    /// The vendor's full report; Ashby shows it as the "Full report" link.
+    /// The vendor's full report; Ashby shows it as the "Full Report" link.
     pub report_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,

@@ -484,7 +484,7 @@ pub fn matches_decision(order: &VendorOrder, a: &SimAssessment) -> Result<(), St
             }
             if value(&a.profile_url) != Some(json!(order.report_url)) {
                 return Err(format!(
-                    "Full report link: expected {}, Ashby shows {:?}",
+                    "Full Report link: expected {}, Ashby shows {:?}",
                     order.report_url,
                     value(&a.profile_url)
                 ));
@@ -575,7 +575,7 @@ fn describe_update(body: &Value) -> String {
             Value::Bool(false) => "failed".to_owned(),
             other => other.as_str().unwrap_or_default().to_owned(),
         };
-        return format!("result: {result} (Full report linked)");
+        return format!("result: {result} (Full Report linked)");
     }
     format!(
         "status: {}",

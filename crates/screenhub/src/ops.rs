@@ -77,9 +77,12 @@ fn ats_outbox(order: &Order) -> Option<OutboxMessage> {
 }
 
 /// A refusal of a partner-API call, worded for the recruiter who sees it in Ashby.
+/// `status` is what `assessment.start` answers; `code` goes in the error
+/// envelope of `assessment.cancel`, which answers every refusal with HTTP 200.
 #[derive(Debug)]
 pub struct AtsRejection {
     pub status: StatusCode,
+    pub code: &'static str,
     pub message: String,
 }
 
@@ -87,12 +90,14 @@ impl AtsRejection {
     fn unprocessable(message: impl Into<String>) -> Self {
         Self {
             status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: screenhub_ashby::public::codes::INVALID_INPUT,
             message: message.into(),
         }
     }
-    fn conflict(message: impl Into<String>) -> Self {
+    fn unknown_assessment(message: impl Into<String>) -> Self {
         Self {
-            status: StatusCode::CONFLICT,
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: screenhub_ashby::public::codes::ASSESSMENT_NOT_FOUND,
             message: message.into(),
         }
     }
@@ -151,7 +156,8 @@ pub async fn start_assessment(
         }
         AccountStatus::Disabled => {
             return Err(AtsRejection::unprocessable(
-                "This integration is switched off for your organisation. Contact the vendor to turn it back on.",
+                "The vendor has paused this integration for your organisation, so the check can't be started. \
+                 Contact the vendor to turn it back on, then start the assessment again.",
             )
             .into())
         }
@@ -218,7 +224,10 @@ pub async fn start_assessment(
     })
 }
 
-/// Ashby asks to cancel a check: the vendor hears `order.cancelled`.
+/// Ashby asks to cancel a check: the vendor hears `order.cancelled`, and the
+/// answer's `update_request` carries `cancelled_reason` to confirm it. An order
+/// that already ended (completed, failed or cancelled) is left as it is and
+/// answered without `cancelled_reason`: there is nothing left to cancel.
 pub async fn cancel_from_ats(
     state: &AppState,
     account: &Account,
@@ -227,7 +236,7 @@ pub async fn cancel_from_ats(
     let request = screenhub_ashby::parse_cancel_request(body)
         .map_err(|r| AtsRejection::unprocessable(r.message))?;
     let unknown = || {
-        AtsRejection::unprocessable(
+        AtsRejection::unknown_assessment(
             "This assessment isn't known to the vendor, so there is nothing to cancel. It may have been started \
              before the integration was reconnected.",
         )
@@ -259,27 +268,17 @@ pub async fn cancel_from_ats(
             })
         }
         Err(StoreError::NotFound) => Err(unknown().into()),
-        Err(StoreError::Transition(TransitionError::Terminal(status))) => {
+        Err(StoreError::Transition(TransitionError::Terminal(_))) => {
             let order = state
                 .store
                 .get_order(&id, Some(&account.id))
                 .await?
                 .ok_or_else(unknown)?;
-            match status {
-                // Cancelling twice is not an error: confirm it again.
-                OrderStatus::Cancelled => {
-                    let update_request = ats_update_for(&order);
-                    Ok(AtsAnswer { order, created: false, update_request })
-                }
-                OrderStatus::Completed => Err(AtsRejection::conflict(
-                    "This assessment is already complete, so it can no longer be cancelled.",
-                )
-                .into()),
-                _ => Err(AtsRejection::conflict(
-                    "This assessment already ended without a result, so there is nothing to cancel.",
-                )
-                .into()),
-            }
+            Ok(AtsAnswer {
+                order,
+                created: false,
+                update_request: None,
+            })
         }
         Err(e) => Err(e.into()),
     }

@@ -26,7 +26,8 @@ pub enum SimCommand {
 pub struct SimAshbyArgs {
     #[arg(long, default_value = "127.0.0.1:8081")]
     listen: SocketAddr,
-    /// An Ashby API key the sim accepts (repeat for more).
+    /// An Ashby API key the sim accepts, with the permissions the hub's connect
+    /// page asks for (repeat for more).
     #[arg(long = "api-key")]
     api_keys: Vec<String>,
     /// An Ashby API key that exists but is deactivated (answered 403).

@@ -1,6 +1,7 @@
 //! Bad input on every endpoint: malformed, oversized, deeply nested,
 //! wrong-typed, wrong-content-type, empty and non-UTF-8 bodies. Every answer is
-//! a 4xx that says what is wrong, in the surface's own form: the vendor API's
+//! a 4xx (for `assessment.cancel`, which Ashby documents only with HTTP 200,
+//! Ashby's error envelope at 200) that says what is wrong, in the surface's own form: the vendor API's
 //! `{"error": {"code", "message"}}`, Ashby's envelope on the partner API, an
 //! HTML page in the UI. Never a 5xx, never a dropped connection.
 //!
@@ -25,8 +26,11 @@ enum Surface {
     /// `{"error": {"code", "message"}}`
     Vendor,
     /// Ashby's `{"success": false, "errorInfo": {"code", "message"}}`, or
-    /// `{"message"}` for a refused start or cancel.
+    /// `{"message"}` for a refused start.
     Partner,
+    /// `assessment.cancel`, which Ashby documents only with HTTP 200: its
+    /// error envelope, at 200.
+    PartnerCancel,
     /// An HTML page.
     Page,
 }
@@ -67,7 +71,7 @@ impl Tester<'_> {
             .request(method.clone(), format!("{}{path}", hub.url()));
         req = match surface {
             Surface::Vendor => req.bearer_auth(&hub.api_key),
-            Surface::Partner => req.basic_auth(&self.w.token, Some("")),
+            Surface::Partner | Surface::PartnerCancel => req.basic_auth(&self.w.token, Some("")),
             Surface::Page => req.header(COOKIE, &self.cookie),
         };
         if let Some(ct) = content_type {
@@ -87,10 +91,16 @@ impl Tester<'_> {
             .unwrap_or_default()
             .to_owned();
         let text = res.text().await.unwrap_or_default();
-        assert!(
-            status.is_client_error(),
-            "{label}: expected a 4xx, got {status}: {text}"
-        );
+        match surface {
+            Surface::PartnerCancel => assert!(
+                status == 200 && text.contains(r#""success":false"#),
+                "{label}: expected Ashby's error envelope at HTTP 200, got {status}: {text}"
+            ),
+            _ => assert!(
+                status.is_client_error(),
+                "{label}: expected a 4xx, got {status}: {text}"
+            ),
+        }
         let message = match surface {
             Surface::Vendor => {
                 let v: Value = serde_json::from_str(&text)
@@ -104,7 +114,7 @@ impl Tester<'_> {
                     .unwrap_or_default()
                     .to_owned()
             }
-            Surface::Partner => {
+            Surface::Partner | Surface::PartnerCancel => {
                 let v: Value = serde_json::from_str(&text)
                     .unwrap_or_else(|_| panic!("{label}: {status} is not JSON ({ct}): {text}"));
                 v["errorInfo"]["message"]
@@ -403,9 +413,12 @@ async fn every_endpoint_refuses_bad_input_with_a_clear_4xx() {
 
     // The partner API: every method Ashby calls.
     let partner = "/ats/ashby";
-    for method in ["assessment.start", "assessment.cancel"] {
+    for (method, surface) in [
+        ("assessment.start", Surface::Partner),
+        ("assessment.cancel", Surface::PartnerCancel),
+    ] {
         let path = format!("{partner}/{method}");
-        t.generic(Surface::Partner, Method::POST, &path, BodyKind::AshbyJson)
+        t.generic(surface, Method::POST, &path, BodyKind::AshbyJson)
             .await;
     }
     let valid = start_body(&w.type_id, "app-bad-input", "zoe@example.com");
@@ -447,7 +460,7 @@ async fn every_endpoint_refuses_bad_input_with_a_clear_4xx() {
     }
     for wrong in [json!(12345), json!(""), Value::Null, json!({})] {
         t.check(Case {
-            surface: Surface::Partner,
+            surface: Surface::PartnerCancel,
             method: Method::POST,
             path: format!("{partner}/assessment.cancel"),
             content_type: Some("application/json"),
@@ -519,7 +532,7 @@ async fn every_endpoint_refuses_bad_input_with_a_clear_4xx() {
     assert_eq!(res.status(), 200, "the connect link is unused");
 
     println!(
-        "bad input: {} cases on {routes} vendor API routes, 6 partner API methods and {} form posts; every one a clear 4xx",
+        "bad input: {} cases on {routes} vendor API routes, 6 partner API methods and {} form posts; every one a clear refusal (a 4xx; for assessment.cancel, the envelope at 200)",
         t.tried,
         form_posts.len()
     );

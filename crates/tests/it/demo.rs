@@ -123,7 +123,7 @@ async fn demo_auto_drives_every_path_and_ashby_shows_what_the_vendor_decided() {
         "{output}"
     );
     assert!(
-        output.contains("result: Needs review (Full report linked)"),
+        output.contains("result: Needs review (Full Report linked)"),
         "{output}"
     );
     // Each webhook was handled once although delivery is at least once.

@@ -79,7 +79,7 @@ async fn the_whole_flow_end_to_end() {
     let profile = a.profile_url.as_ref().unwrap();
     assert_eq!(
         (profile.label.as_str(), &profile.value),
-        ("Full report", &json!("https://vendor.example/reports/123"))
+        ("Full Report", &json!("https://vendor.example/reports/123"))
     );
     let identifiers: Vec<_> = a.metadata.iter().map(|m| m.identifier.as_str()).collect();
     for expected in [
@@ -244,13 +244,16 @@ async fn cancel_from_ashby_tells_the_vendor() {
         .await;
     let cancelled = &w.receiver.of_type("order.cancelled")[0].body["data"]["order"];
     assert_eq!(cancelled["cancellation"]["by"], "ats");
-    // Cancelling again is confirmed, not an error.
+    // Cancelling again is not an error: a success with nothing left to cancel.
     let (status, again) = w
         .hub
         .ats(&w.token, "assessment.cancel", json!({"assessment_id": id}))
         .await;
     assert_eq!(status, 200);
-    assert!(again["results"]["update_request"]["cancelled_reason"].is_object());
+    assert_eq!(
+        again,
+        json!({"success": true, "results": {"assessment_id": id}})
+    );
     // The vendor can no longer report on it.
     let (status, _) = w
         .hub
@@ -283,7 +286,8 @@ async fn cancel_from_the_vendor_reaches_ashby() {
         a.cancelled_reason.unwrap().value,
         json!("Candidate withdrew consent")
     );
-    // Ashby cancelling a completed check is refused in words a recruiter reads.
+    // Ashby cancelling a completed check: a success that leaves it completed
+    // (no cancelled_reason), since Ashby documents only HTTP 200 for cancel.
     let id2 = w.start("done@example.com").await;
     w.hub
         .put(
@@ -295,11 +299,13 @@ async fn cancel_from_the_vendor_reaches_ashby() {
         .hub
         .ats(&w.token, "assessment.cancel", json!({"assessment_id": id2}))
         .await;
-    assert_eq!(status, 409);
-    assert!(body["message"]
-        .as_str()
-        .unwrap()
-        .contains("already complete"));
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        json!({"success": true, "results": {"assessment_id": id2}})
+    );
+    let (_, order) = w.hub.get(&format!("/v1/orders/{id2}")).await;
+    assert_eq!(order["status"], "completed");
 }
 
 #[tokio::test]

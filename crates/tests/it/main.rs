@@ -1,5 +1,6 @@
 //! Screenhub's integration tests: one binary, the real server over real HTTP.
 
+mod ashby_examples;
 mod bad_input;
 mod delivery;
 mod demo;

@@ -173,7 +173,8 @@ async fn a_start_that_cannot_be_served_gets_a_message_for_the_recruiter() {
     assert_eq!(status, 422, "{res}");
     let (_, list) = w.hub.ats(&w.token, "assessment.list", json!({})).await;
     assert_eq!(list["results"].as_array().unwrap().len(), 1);
-    // Cancelling something unknown.
+    // Cancelling something unknown: Ashby documents only HTTP 200 for cancel,
+    // so the refusal is its error envelope.
     let (status, res) = w
         .hub
         .ats(
@@ -182,8 +183,12 @@ async fn a_start_that_cannot_be_served_gets_a_message_for_the_recruiter() {
             json!({"assessment_id": "0191e1f2-0000-7000-8000-000000000000"}),
         )
         .await;
-    assert_eq!(status, 422);
-    assert!(res["message"].as_str().unwrap().contains("isn't known"));
+    assert_eq!((status.as_u16(), &res["success"]), (200, &json!(false)));
+    assert_eq!(res["errorInfo"]["code"], "assessment_not_found");
+    assert!(res["errorInfo"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("isn't known"));
 }
 
 #[tokio::test]
@@ -224,20 +229,25 @@ async fn ashby_keys_are_verified_live() {
         (422, Some("ashby_key_rejected")),
         "{body}"
     );
-    let read_only = w
-        .ashby
-        .sim
-        .create_key(None, Some(vec!["candidatesRead".into()]))
-        .key;
-    let (status, body) = w.hub.put(&path, json!({"api_key": read_only})).await;
-    assert_eq!(status, 422);
+    // A key with Candidates → Read and Write but not API Keys → Read: Ashby
+    // refuses it apiKey.info, and the admin is told which permission to add.
+    let no_api_keys_read = w.ashby.key_with(&["candidatesRead", "candidatesWrite"]);
+    let (status, body) = w.hub.put(&path, json!({"api_key": no_api_keys_read})).await;
+    assert_eq!(
+        (status.as_u16(), body["error"]["code"].as_str()),
+        (422, Some("ashby_missing_permission")),
+        "{body}"
+    );
     assert!(
         body["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("candidatesWrite"),
+            .contains("lacks the API Keys → Read permission (apiKeysRead)"),
         "{body}"
     );
+    // A key with exactly what the connect page asks for is accepted.
+    let (status, body) = w.hub.put(&path, json!({"api_key": w.ashby.key()})).await;
+    assert_eq!(status, 200, "{body}");
     // A rejected key leaves the account as it was.
     let (_, account) = w.hub.get(&format!("/v1/accounts/{}", w.account_id)).await;
     assert_eq!(account["status"], "active");

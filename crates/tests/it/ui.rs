@@ -63,6 +63,10 @@ async fn the_employer_connects_with_a_bad_key_then_a_good_one() {
         "API Key",
         "Create New API Key",
         "shows it only once",
+        // Every permission the key needs, in Ashby's words (apiKey.info needs the first).
+        "API Keys → Read",
+        "Candidates → Read",
+        "Candidates → Write",
     ] {
         assert!(page.contains(step), "the steps mention `{step}`");
     }
@@ -78,14 +82,14 @@ async fn the_employer_connects_with_a_bad_key_then_a_good_one() {
         .contains("Ashby rejected this API key"));
     browser.screenshot("connect-bad-key").await;
 
-    // A real key without candidatesWrite.
-    let weak = ashby
-        .sim
-        .create_key(None, Some(vec!["candidatesRead".into()]))
-        .key;
+    // A real key with what the old instructions asked for, but not API Keys → Read:
+    // Ashby refuses it apiKey.info, and the page says which permission to add.
+    let weak = ashby.key_with(&["candidatesRead", "candidatesWrite"]);
     browser.fill("#api_key", &weak).await;
     browser.click("#verify").await;
-    browser.wait_for_text("lacks candidatesWrite").await;
+    browser
+        .wait_for_text("lacks the API Keys → Read permission")
+        .await;
     let (_, account) = hub.get(&format!("/v1/accounts/{account_id}")).await;
     assert_eq!(
         account["status"], "pending",

@@ -461,6 +461,12 @@ impl Ashby {
     pub fn key(&self) -> String {
         self.sim.create_key(None, None).key
     }
+
+    /// A new Ashby API key with just these permissions.
+    pub fn key_with(&self, permissions: &[&str]) -> String {
+        let permissions = permissions.iter().map(|p| (*p).to_owned()).collect();
+        self.sim.create_key(None, Some(permissions)).key
+    }
 }
 
 /// A hub with one connected account (Ashby key verified against the sim), one
@@ -532,6 +538,29 @@ impl World {
             ashby_key,
             type_id,
         }
+    }
+
+    /// A second employer on the same hub and the same Ashby, connected with a
+    /// good key: its account id and External Trigger Token.
+    pub async fn another_account(&self, name: &str) -> (String, String) {
+        let (_, account) = self
+            .hub
+            .post(
+                "/v1/accounts",
+                json!({"name": name, "ats": "ashby", "ats_api_base_url": self.ashby.url}),
+            )
+            .await;
+        let id = account["id"].as_str().unwrap().to_owned();
+        let (status, body) = self
+            .hub
+            .put(
+                &format!("/v1/accounts/{id}/ats-credentials"),
+                json!({"api_key": self.ashby.key()}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let token = account["external_trigger_token"].as_str().unwrap();
+        (id, token.to_owned())
     }
 
     /// Start an assessment through the sim, as a recruiter would; returns its id.

@@ -2,6 +2,7 @@
 //! authenticated with the account's External Trigger Token, in Ashby's envelope.
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -13,7 +14,7 @@ use base64::Engine;
 use screenhub_ashby::partner::{
     start_response, AssessmentType, CustomFieldsResponse, PartnerErrorBody,
 };
-use screenhub_ashby::public::{new_request_id, ErrorEnvelope, SuccessEnvelope};
+use screenhub_ashby::public::{codes, new_request_id, ErrorEnvelope, SuccessEnvelope};
 use screenhub_core::account::AccountStatus;
 use screenhub_store::Account;
 
@@ -59,7 +60,8 @@ pub fn presented_token(headers: &HeaderMap) -> Option<String> {
     (!token.is_empty()).then(|| token.to_owned())
 }
 
-/// The account whose token Ashby presented, or Ashby's 401/403/429 envelope.
+/// The account whose token Ashby presented, or Ashby's 401/429 envelope. A
+/// disabled account is let through: each method says what that means for it.
 async fn authenticate(state: &AppState, parts: &Parts) -> Result<Account, Response> {
     let ip = crate::extract::client_ip(&parts.extensions);
     if let Err(secs) = state.auth_limiter.check(ip) {
@@ -83,11 +85,6 @@ async fn authenticate(state: &AppState, parts: &Parts) -> Result<Account, Respon
         ));
     };
     match state.store.find_account_by_token(&token, state.now()).await {
-        Ok(Some(account)) if account.status() == AccountStatus::Disabled => Err(envelope_error(
-            StatusCode::FORBIDDEN,
-            "integration_disabled",
-            "This integration is switched off for your organisation. Contact the vendor to turn it back on.",
-        )),
         Ok(Some(account)) => Ok(account),
         Ok(None) => {
             failed();
@@ -101,11 +98,28 @@ async fn authenticate(state: &AppState, parts: &Parts) -> Result<Account, Respon
     }
 }
 
+/// The dropdown and the custom fields of an account the vendor disabled: 403,
+/// as Ashby answers a deactivated key. (A start gets a 422 the recruiter reads,
+/// and a cancel still goes through.)
+fn refusal_if_disabled(account: &Account) -> Option<Response> {
+    (account.status() == AccountStatus::Disabled).then(|| {
+        envelope_error(
+            StatusCode::FORBIDDEN,
+            "integration_disabled",
+            "The vendor has paused this integration for your organisation. Contact the vendor to turn it back on.",
+        )
+    })
+}
+
 fn internal(e: impl std::fmt::Display) -> Response {
+    internal_answered_with(StatusCode::INTERNAL_SERVER_ERROR, e)
+}
+
+fn internal_answered_with(status: StatusCode, e: impl std::fmt::Display) -> Response {
     let request_id = new_request_id();
     tracing::error!(error = %e, request_id, "partner API failed");
     (
-        StatusCode::INTERNAL_SERVER_ERROR,
+        status,
         Json(ErrorEnvelope::new(
             "internal_error",
             "Something went wrong on the vendor's side. Try again in a minute.",
@@ -130,6 +144,9 @@ async fn list(State(state): State<AppState>, parts: Parts) -> Response {
         Ok(a) => a,
         Err(r) => return r,
     };
+    if let Some(refusal) = refusal_if_disabled(&account) {
+        return refusal;
+    }
     match state.store.list_packages().await {
         Ok(packages) => {
             let types: Vec<AssessmentType> = packages
@@ -155,17 +172,35 @@ async fn start(State(state): State<AppState>, parts: Parts, body: Bytes) -> Resp
     answer(ops::start_assessment(&state, &account, &body).await)
 }
 
-async fn cancel(State(state): State<AppState>, parts: Parts, body: Bytes) -> Response {
+/// Ashby documents only HTTP 200 for `assessment.cancel`: past authentication,
+/// every refusal (and our own failure) is Ashby's error envelope with a message.
+async fn cancel(
+    State(state): State<AppState>,
+    parts: Parts,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let account = match authenticate(&state, &parts).await {
         Ok(a) => a,
         Err(r) => return r,
     };
-    answer(ops::cancel_from_ats(&state, &account, &body).await)
+    let body = match body {
+        Ok(body) => body,
+        Err(e) => return envelope_error(StatusCode::OK, codes::INVALID_INPUT, &e.body_text()),
+    };
+    match ops::cancel_from_ats(&state, &account, &body).await {
+        Err(AtsFailure::Rejected(r)) => envelope_error(StatusCode::OK, r.code, &r.message),
+        Err(AtsFailure::Internal(e)) => internal_answered_with(StatusCode::OK, e),
+        answered => answer(answered),
+    }
 }
 
 async fn custom_fields(State(state): State<AppState>, parts: Parts) -> Response {
-    if let Err(r) = authenticate(&state, &parts).await {
-        return r;
+    let account = match authenticate(&state, &parts).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    if let Some(refusal) = refusal_if_disabled(&account) {
+        return refusal;
     }
     match super::v1_custom_fields(&state).await {
         Ok(fields) => Json(CustomFieldsResponse::new(fields)).into_response(),

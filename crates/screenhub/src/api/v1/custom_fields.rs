@@ -27,7 +27,8 @@ pub struct CustomFields {
     pub fields: Vec<screenhub_ashby::partner::CustomField>,
 }
 
-/// At most 200 fields, each with an id and a name, no id twice.
+/// At most 200 fields, each with an id and a name, no id twice; select fields
+/// with the options Ashby requires.
 pub fn validate_custom_fields(
     fields: &[screenhub_ashby::partner::CustomField],
 ) -> Result<(), ApiError> {
@@ -44,6 +45,12 @@ pub fn validate_custom_fields(
         if !seen.insert(f.id.as_str()) {
             return Err(ApiError::validation(format!(
                 "fields[{i}]: id `{}` appears twice",
+                f.id
+            )));
+        }
+        if let Some(problem) = f.options_problem() {
+            return Err(ApiError::validation(format!(
+                "fields[{i}] (`{}`): {problem}",
                 f.id
             )));
         }

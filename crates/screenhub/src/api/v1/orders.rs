@@ -239,7 +239,7 @@ async fn report_status(
 #[serde(deny_unknown_fields)]
 pub struct ResultReport {
     pub outcome: Outcome,
-    /// The full report; Ashby links to it as "Full report". http(s) only.
+    /// The full report; Ashby links to it as "Full Report". http(s) only.
     pub report_url: String,
     pub summary: Option<String>,
     pub score: Option<Score>,

@@ -29,19 +29,21 @@ use screenhub_core::clock::{rfc3339, Clock, SystemClock};
 
 pub use faults::{dropped_connection, ErrorKind, Fault, FaultCounters, Faults};
 pub use partner::{
-    CancelOutcome, CustomFieldsOutcome, InlineUpdate, ListOutcome, PartnerCall, SimError,
-    StartOptions, StartOutcome, CUSTOM_FIELDS_METHOD,
+    judge_cancel_answer, judge_custom_fields_answer, judge_start_answer, CancelOutcome,
+    CancelVerdict, CustomFieldsOutcome, InlineUpdate, ListOutcome, PartnerCall, SimError,
+    StartOptions, StartOutcome, StartVerdict, CUSTOM_FIELDS_METHOD,
 };
 pub use state::{
     ApiKeyRecord, AssessmentState, PartnerConfig, ReceivedUpdate, RejectedUpdate, SimAssessment,
-    UpdateSource, DEFAULT_PERMISSIONS,
+    UpdateSource, DEFAULT_PERMISSIONS, KNOWN_PERMISSIONS,
 };
 
 use state::State;
 
 #[derive(Debug, Clone, Default)]
 pub struct SimConfig {
-    /// Ashby API keys that exist from the start, with every permission the hub needs.
+    /// Ashby API keys that exist from the start, with [`DEFAULT_PERMISSIONS`]:
+    /// every permission the hub needs.
     pub api_keys: Vec<String>,
     /// The partner's base URL (for the hub: `http://…/ats/ashby`).
     pub partner_base_url: Option<String>,

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use screenhub_ashby::partner::{AssessmentType, CustomFieldsResponse, ListResponse};
+use screenhub_ashby::partner::{AssessmentType, CustomField, CustomFieldsResponse, ListResponse};
 
 use super::fixtures;
 use super::state::{SimAssessment, UpdateSource};
@@ -79,6 +79,12 @@ pub struct StartOutcome {
 pub struct CancelOutcome {
     #[serde(flatten)]
     pub call: PartnerCall,
+    /// The answer's `update_request` carried `cancelled_reason`: the partner
+    /// confirmed the cancellation. A success without it means nothing was left
+    /// to cancel (the assessment had already ended).
+    pub confirmed: bool,
+    /// The message of the partner's error envelope, shown to the recruiter.
+    pub error_message: Option<String>,
     pub inline_update: Option<InlineUpdate>,
 }
 
@@ -109,10 +115,10 @@ impl AshbySim {
     /// What Ashby does when a recruiter opens the *Assessment Type* dropdown.
     pub async fn list_assessment_types(&self) -> Result<ListOutcome, SimError> {
         let mut call = self.call_partner("assessment.list", json!({})).await?;
-        let types = match check_answer::<ListResponse>(&mut call) {
-            Some(list) => list.results,
-            None => Vec::new(),
-        };
+        let (list, problems) =
+            check_answer::<ListResponse>("assessment.list", call.status, &call.body);
+        call.problems.extend(problems);
+        let types = list.map(|l| l.results).unwrap_or_default();
         self.state().assessment_types = types.clone();
         Ok(ListOutcome {
             call,
@@ -123,10 +129,8 @@ impl AshbySim {
     /// What Ashby does when Ashby syncs the partner's custom fields.
     pub async fn custom_fields(&self) -> Result<CustomFieldsOutcome, SimError> {
         let mut call = self.call_partner(CUSTOM_FIELDS_METHOD, json!({})).await?;
-        let fields = match check_answer::<CustomFieldsResponse>(&mut call) {
-            Some(answer) => answer.fields,
-            None => Vec::new(),
-        };
+        let (fields, problems) = judge_custom_fields_answer(call.status, &call.body);
+        call.problems.extend(problems);
         self.state().custom_fields = fields.clone();
         Ok(CustomFieldsOutcome { call, fields })
     }
@@ -142,30 +146,28 @@ impl AshbySim {
             .call_partner("assessment.start", request.clone())
             .await?;
 
-        let (mut assessment_id, mut recruiter_message, mut inline_update) = (None, None, None);
-        match call.status {
-            200 => {
-                assessment_id = results_assessment_id(&mut call);
-                if let Some(id) = &assessment_id {
-                    let mut state = self.state();
-                    // A repeated start may return an id the sim already knows.
-                    if state.assessment(id).is_none() {
-                        state.assessments.push(SimAssessment::new(id.clone(), type_id, &request, now_ms()));
-                    }
+        let verdict = judge_start_answer(call.status, &call.body);
+        call.problems.extend(verdict.problems);
+        let (assessment_id, recruiter_message) = (verdict.assessment_id, verdict.recruiter_message);
+        let mut inline_update = None;
+        if call.status == 200 {
+            if let Some(id) = &assessment_id {
+                let mut state = self.state();
+                // A repeated start may return an id the sim already knows.
+                if state.assessment(id).is_none() {
+                    state.assessments.push(SimAssessment::new(
+                        id.clone(),
+                        type_id,
+                        &request,
+                        now_ms(),
+                    ));
                 }
-                inline_update =
-                    self.apply_inline_update(&mut call, assessment_id.as_deref(), UpdateSource::StartResponse);
             }
-            409 | 422 => match call.body.get("message").and_then(Value::as_str) {
-                Some(message) => recruiter_message = Some(message.to_owned()),
-                None => call.problems.push(format!(
-                    "a {} answer needs a `message` for the recruiter; Ashby shows a generic error without one",
-                    call.status
-                )),
-            },
-            status => call.problems.push(format!(
-                "assessment.start answered HTTP {status}; Ashby understands 200, 409 and 422 and shows the recruiter a generic error otherwise"
-            )),
+            inline_update = self.apply_inline_update(
+                &mut call,
+                assessment_id.as_deref(),
+                UpdateSource::StartResponse,
+            );
         }
         Ok(StartOutcome {
             call,
@@ -184,23 +186,17 @@ impl AshbySim {
         let mut call = self
             .call_partner("assessment.cancel", json!({"assessment_id": assessment_id}))
             .await?;
-        let mut inline_update = None;
-        if call.status == 200 {
-            // Only check the envelope; the id is ours already.
-            results_assessment_id(&mut call);
-            inline_update = self.apply_inline_update(
-                &mut call,
-                Some(assessment_id),
-                UpdateSource::CancelResponse,
-            );
+        let verdict = judge_cancel_answer(assessment_id, call.status, &call.body);
+        call.problems.extend(verdict.problems);
+        let inline_update = if verdict.success {
+            self.apply_inline_update(&mut call, Some(assessment_id), UpdateSource::CancelResponse)
         } else {
-            call.problems.push(format!(
-                "assessment.cancel answered HTTP {}; Ashby expects 200",
-                call.status
-            ));
-        }
+            None
+        };
         Ok(CancelOutcome {
             call,
+            confirmed: verdict.confirmed,
+            error_message: verdict.error_message,
             inline_update,
         })
     }
@@ -336,61 +332,189 @@ fn overlay(mut base: Value, patch: Option<Value>) -> Value {
     }
 }
 
-/// Read a 200 answer as `T`, noting where it departs from Ashby's schema.
-fn check_answer<T: DeserializeOwned>(call: &mut PartnerCall) -> Option<T> {
-    if call.status != 200 {
-        call.problems.push(format!(
-            "{} answered HTTP {}; Ashby expects 200",
-            call.method, call.status
+/// Read a 200 answer as `T`, with where it departs from Ashby's schema.
+fn check_answer<T: DeserializeOwned>(
+    method: &str,
+    status: u16,
+    body: &Value,
+) -> (Option<T>, Vec<String>) {
+    let mut problems = Vec::new();
+    if status != 200 {
+        problems.push(format!(
+            "{method} answered HTTP {status}; Ashby expects 200"
         ));
-        return None;
+        return (None, problems);
     }
-    if call.body.get("success") != Some(&Value::Bool(true)) {
-        call.problems.push(format!(
-            "{} did not answer with \"success\": true",
-            call.method
-        ));
+    if body.get("success") != Some(&Value::Bool(true)) {
+        problems.push(format!("{method} did not answer with \"success\": true"));
     }
-    match serde_path_to_error::deserialize::<_, T>(&call.body) {
-        Ok(answer) => Some(answer),
+    match serde_path_to_error::deserialize::<_, T>(body) {
+        Ok(answer) => (Some(answer), problems),
         Err(e) => {
-            call.problems.push(format!(
-                "{} answer does not match Ashby's schema at {}: {}",
-                call.method,
+            problems.push(format!(
+                "{method} answer does not match Ashby's schema at {}: {}",
                 e.path(),
                 e.inner()
             ));
-            None
+            (None, problems)
         }
     }
 }
 
-/// `results.assessment_id` of a start or cancel answer; Ashby types it as a UUID.
-fn results_assessment_id(call: &mut PartnerCall) -> Option<String> {
-    if call.body.get("success") != Some(&Value::Bool(true)) {
-        call.problems.push(format!(
-            "{} did not answer with \"success\": true",
-            call.method
-        ));
+/// What Ashby makes of a custom-field list: the fields it takes, and the
+/// problems. A select field without usable options is refused (left out).
+pub fn judge_custom_fields_answer(status: u16, body: &Value) -> (Vec<CustomField>, Vec<String>) {
+    let (answer, mut problems) =
+        check_answer::<CustomFieldsResponse>(CUSTOM_FIELDS_METHOD, status, body);
+    let mut fields = Vec::new();
+    let listed = answer.map(|a| a.fields).unwrap_or_default();
+    for (i, field) in listed.into_iter().enumerate() {
+        match field.options_problem() {
+            Some(problem) => problems.push(format!(
+                "fields[{i}] (`{}`) is refused: {problem}",
+                field.id
+            )),
+            None => fields.push(field),
+        }
     }
-    match call
-        .body
-        .get("results")
-        .and_then(|r| r.get("assessment_id"))
-    {
-        Some(Value::String(id)) if !id.is_empty() => {
-            if uuid::Uuid::parse_str(id).is_err() {
-                call.problems.push(format!(
-                    "results.assessment_id `{id}` is not a UUID, as Ashby's schema requires"
+    (fields, problems)
+}
+
+/// What Ashby makes of an answer to `assessment.start`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartVerdict {
+    /// From a 200: the id the partner minted.
+    pub assessment_id: Option<String>,
+    /// From a 409 or 422: the message Ashby shows the recruiter.
+    pub recruiter_message: Option<String>,
+    /// Where the answer departs from what Ashby documents.
+    pub problems: Vec<String>,
+}
+
+pub fn judge_start_answer(status: u16, body: &Value) -> StartVerdict {
+    let mut verdict = StartVerdict {
+        assessment_id: None,
+        recruiter_message: None,
+        problems: Vec::new(),
+    };
+    match status {
+        200 => {
+            verdict.problems.extend(success_problems("assessment.start", body));
+            let (id, problems) = results_assessment_id(body);
+            verdict.assessment_id = id;
+            verdict.problems.extend(problems);
+        }
+        409 | 422 => match body.get("message").and_then(Value::as_str) {
+            Some(message) if !message.trim().is_empty() => {
+                verdict.recruiter_message = Some(message.to_owned());
+            }
+            _ => verdict.problems.push(format!(
+                "a {status} answer needs a `message` for the recruiter; Ashby shows a generic error without one"
+            )),
+        },
+        status => verdict.problems.push(format!(
+            "assessment.start answered HTTP {status}; Ashby understands 200, 409 and 422 and shows the recruiter a generic error otherwise"
+        )),
+    }
+    verdict
+}
+
+/// What Ashby makes of an answer to `assessment.cancel`, which Ashby documents
+/// only as HTTP 200: the start-shaped success, or its error envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CancelVerdict {
+    /// `"success": true`.
+    pub success: bool,
+    /// The `update_request` carries `cancelled_reason`.
+    pub confirmed: bool,
+    /// `errorInfo.message` of an error envelope.
+    pub error_message: Option<String>,
+    pub problems: Vec<String>,
+}
+
+pub fn judge_cancel_answer(requested_id: &str, status: u16, body: &Value) -> CancelVerdict {
+    let mut verdict = CancelVerdict {
+        success: false,
+        confirmed: false,
+        error_message: None,
+        problems: Vec::new(),
+    };
+    if status != 200 {
+        verdict.problems.push(format!(
+            "assessment.cancel answered HTTP {status}; Ashby documents only HTTP 200 for it \
+             (a success, or its error envelope with a message)"
+        ));
+        return verdict;
+    }
+    match body.get("success") {
+        Some(Value::Bool(true)) => {
+            verdict.success = true;
+            let (id, problems) = results_assessment_id(body);
+            verdict.problems.extend(problems);
+            if let Some(id) = id.filter(|id| id != requested_id) {
+                verdict.problems.push(format!(
+                    "results.assessment_id {id} is not the assessment_id Ashby asked to cancel ({requested_id})"
                 ));
             }
-            Some(id.clone())
+            verdict.confirmed = body
+                .pointer("/results/update_request/cancelled_reason")
+                .is_some_and(|r| !r.is_null());
         }
-        _ => {
-            call.problems
-                .push("results.assessment_id is missing or not a string".into());
-            None
+        Some(Value::Bool(false)) => {
+            let info = body.get("errorInfo");
+            let text = |field: &str| {
+                info.and_then(|i| i.get(field))
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.trim().is_empty())
+            };
+            if text("code").is_none() {
+                verdict
+                    .problems
+                    .push("the error envelope has no errorInfo.code".into());
+            }
+            match text("message") {
+                Some(message) => verdict.error_message = Some(message.to_owned()),
+                None => verdict.problems.push(
+                    "the error envelope has no errorInfo.message; Ashby shows a generic error without one".into(),
+                ),
+            }
+            if !body.get("errors").is_some_and(Value::is_array) {
+                verdict.problems.push(
+                    "the error envelope has no `errors` list (deprecated, but part of it)".into(),
+                );
+            }
         }
+        _ => verdict
+            .problems
+            .push("assessment.cancel did not answer with a boolean \"success\"".into()),
+    }
+    verdict
+}
+
+fn success_problems(method: &str, body: &Value) -> Option<String> {
+    (body.get("success") != Some(&Value::Bool(true)))
+        .then(|| format!("{method} did not answer with \"success\": true"))
+}
+
+/// `results.assessment_id` of a start or cancel answer; Ashby types it as a UUID.
+fn results_assessment_id(body: &Value) -> (Option<String>, Vec<String>) {
+    match body.get("results").and_then(|r| r.get("assessment_id")) {
+        Some(Value::String(id)) if !id.is_empty() => {
+            let problems = uuid::Uuid::parse_str(id)
+                .is_err()
+                .then(|| {
+                    format!(
+                        "results.assessment_id `{id}` is not a UUID, as Ashby's schema requires"
+                    )
+                })
+                .into_iter()
+                .collect();
+            (Some(id.clone()), problems)
+        }
+        _ => (
+            None,
+            vec!["results.assessment_id is missing or not a string".into()],
+        ),
     }
 }
 

@@ -12,14 +12,13 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use screenhub_ashby::public::{
-    codes, new_request_id, ErrorEnvelope, SuccessEnvelope, CANDIDATES_READ, CANDIDATES_WRITE,
+    codes, new_request_id, permission_in_ashby_words, ErrorEnvelope, SuccessEnvelope,
+    API_KEYS_READ, CANDIDATES_READ, CANDIDATES_WRITE, JOBS_READ,
 };
 
 use super::fixtures::candidate_extras;
 use super::state::{ApiKeyRecord, SimAssessment, UpdateSource};
 use super::{now_ms, AshbySim};
-
-const JOBS_READ: &str = "jobsRead";
 
 /// Ashby's error envelope, with a request id in the body and in `x-ashby-request-id`.
 pub fn envelope_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
@@ -85,11 +84,12 @@ fn basic_username(headers: &HeaderMap) -> Option<String> {
 }
 
 /// 401 without a key, 403 for an unknown or revoked key, 403
-/// `missing_endpoint_permission` when the key lacks `permission`.
+/// `missing_endpoint_permission` when the key lacks the `permission` the
+/// endpoint needs (every endpoint needs one, as in Ashby).
 fn authenticate(
     sim: &AshbySim,
     headers: &HeaderMap,
-    permission: Option<&str>,
+    permission: &str,
 ) -> Result<ApiKeyRecord, Refused> {
     let Some(key) = basic_username(headers) else {
         return Err(Refused::new(
@@ -116,14 +116,17 @@ fn authenticate(
             ))
         }
     };
-    match permission {
-        Some(p) if !record.has(p) => Err(Refused::new(
+    if !record.has(permission) {
+        return Err(Refused::new(
             StatusCode::FORBIDDEN,
             codes::MISSING_ENDPOINT_PERMISSION,
-            format!("This API key does not have the {p} permission this endpoint needs."),
-        )),
-        _ => Ok(record),
+            format!(
+                "This API key does not have the {permission} permission ({}) this endpoint needs.",
+                permission_in_ashby_words(permission)
+            ),
+        ));
     }
+    Ok(record)
 }
 
 /// The JSON object in the body, or Ashby's answer to a body that isn't one.
@@ -162,11 +165,11 @@ fn string_param(body: &Value, name: &str) -> Result<String, Refused> {
     }
 }
 
+/// Ashby's documented answer: `title` and `createdAt` (its optional `scopes`
+/// is left out), and no list of permissions.
 pub async fn api_key_info(State(sim): State<AshbySim>, headers: HeaderMap) -> Response {
-    match authenticate(&sim, &headers, None) {
-        Ok(key) => envelope_ok(
-            json!({"title": key.title, "createdAt": key.created_at, "permissions": key.permissions}),
-        ),
+    match authenticate(&sim, &headers, API_KEYS_READ) {
+        Ok(key) => envelope_ok(json!({"title": key.title, "createdAt": key.created_at})),
         Err(refused) => refused.into_response(),
     }
 }
@@ -176,7 +179,7 @@ pub async fn assessment_update(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(refused) = authenticate(&sim, &headers, Some(CANDIDATES_WRITE)) {
+    if let Err(refused) = authenticate(&sim, &headers, CANDIDATES_WRITE) {
         return refused.into_response();
     }
     let body = match json_body(&headers, &body) {
@@ -202,7 +205,7 @@ fn info_call(
     lookup: impl FnOnce(&[SimAssessment], &str) -> Option<Value>,
     not_found: (&str, &str),
 ) -> Response {
-    let id = match authenticate(sim, headers, Some(permission))
+    let id = match authenticate(sim, headers, permission)
         .and_then(|_| json_body(headers, body))
         .and_then(|b| string_param(&b, param))
     {

@@ -8,12 +8,19 @@ use serde::Serialize;
 use serde_json::Value;
 
 use screenhub_ashby::partner::{AssessmentType, CustomField};
-use screenhub_ashby::public::{AssessmentUpdate, DataValue};
+use screenhub_ashby::public::{
+    AssessmentUpdate, DataValue, API_KEYS_READ, CANDIDATES_READ, CANDIDATES_WRITE, JOBS_READ,
+};
 
 use super::faults::{FaultCounters, Faults};
 
-/// Permissions a key gets when none are asked for: enough for the hub.
-pub const DEFAULT_PERMISSIONS: [&str; 3] = ["candidatesRead", "candidatesWrite", "jobsRead"];
+/// Permissions a key gets when none are asked for: what the hub's connect page
+/// asks the admin to grant.
+pub const DEFAULT_PERMISSIONS: [&str; 3] = [API_KEYS_READ, CANDIDATES_READ, CANDIDATES_WRITE];
+/// The permissions a key can be given on the Integrations page: the ones the
+/// endpoints the sim serves need.
+pub const KNOWN_PERMISSIONS: [&str; 4] =
+    [API_KEYS_READ, CANDIDATES_READ, CANDIDATES_WRITE, JOBS_READ];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ApiKeyRecord {

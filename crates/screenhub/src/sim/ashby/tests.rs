@@ -158,10 +158,15 @@ async fn auth_missing_unknown_revoked_and_unpermitted_keys() {
     assert_eq!(body["success"], true);
     assert_eq!(body["results"]["title"], "Hub");
     assert!(body["results"]["createdAt"].is_string());
-    assert!(body["results"]["permissions"]
-        .as_array()
-        .unwrap()
-        .contains(&json!("candidatesWrite")));
+    // Ashby's documented shape: no list of permissions.
+    assert_eq!(
+        body["results"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["createdAt", "title"]
+    );
 
     let (status, _) = control(
         &base,
@@ -183,8 +188,13 @@ async fn auth_missing_unknown_revoked_and_unpermitted_keys() {
     )
     .await;
     let read_only = body["key"].as_str().unwrap().to_owned();
-    let (status, _, _) = ashby(&base, "apiKey.info", Some(&read_only), json!({})).await;
-    assert_eq!(status, 200);
+    // apiKey.info needs apiKeysRead, even for a key that is otherwise valid.
+    let (status, _, body) = ashby(&base, "apiKey.info", Some(&read_only), json!({})).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (403, "missing_endpoint_permission")
+    );
+    assert!(error_message(&body).contains("apiKeysRead permission (API Keys → Read)"));
     let (status, _, body) = ashby(
         &base,
         "assessment.update",
@@ -197,6 +207,23 @@ async fn auth_missing_unknown_revoked_and_unpermitted_keys() {
         (403, "missing_endpoint_permission")
     );
     assert!(error_message(&body).contains("candidatesWrite"));
+    for method in ["candidate.info", "application.info", "file.info"] {
+        let (_, body) = control(
+            &base,
+            reqwest::Method::POST,
+            "/_sim/keys",
+            Some(json!({"permissions": ["apiKeysRead", "candidatesWrite"]})),
+        )
+        .await;
+        let key = body["key"].as_str().unwrap();
+        let (status, _, body) = ashby(&base, method, Some(key), json!({"id": "x"})).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (403, "missing_endpoint_permission"),
+            "{method}"
+        );
+        assert!(error_message(&body).contains("candidatesRead"), "{method}");
+    }
 
     // The hub's client reads these answers as intended.
     let c = client();
@@ -204,7 +231,7 @@ async fn auth_missing_unknown_revoked_and_unpermitted_keys() {
     assert_eq!(
         c.api_key_info(&base, &read_only).await.unwrap_err(),
         AshbyError::MissingPermission {
-            permission: "candidatesWrite".into()
+            permission: "apiKeysRead".into()
         }
     );
     assert_eq!(
@@ -223,6 +250,64 @@ async fn auth_missing_unknown_revoked_and_unpermitted_keys() {
         )
         .await;
     assert_eq!(out.class, AttemptClass::AuthRejected);
+}
+
+/// Keys made on the Integrations page get the permissions ticked there; the
+/// boxes start as the hub's connect page asks.
+#[tokio::test]
+async fn integrations_page_keys_choose_their_permissions() {
+    let sim = sim();
+    let base = spawn(sim.clone()).await;
+    let http = reqwest::Client::new();
+    let get = http.get(format!("{base}/admin/integrations?unlaunched=1"));
+    let page = get.send().await.unwrap().text().await.unwrap();
+    for permission in KNOWN_PERMISSIONS {
+        let checked = format!(r#"name="{permission}" id="perm-{permission}" checked>"#);
+        assert_eq!(
+            page.contains(&checked),
+            DEFAULT_PERMISSIONS.contains(&permission),
+            "{permission}: {page}"
+        );
+    }
+    assert!(page.contains("API Keys → Read"));
+
+    let created = |form: &'static str| {
+        let http = http.clone();
+        let base = base.clone();
+        async move {
+            let post = http.post(format!("{base}/admin/integrations/api-keys"));
+            let post = post.header("content-type", "application/x-www-form-urlencoded");
+            let page = post.body(form).send().await.unwrap().text().await.unwrap();
+            let key = page
+                .split(r#"id="new-api-key">"#)
+                .nth(1)
+                .and_then(|rest| rest.split('<').next())
+                .unwrap_or_else(|| panic!("no new key on the page: {page}"))
+                .to_owned();
+            (key, page)
+        }
+    };
+    let (key, page) = created("apiKeysRead=on&candidatesRead=on").await;
+    assert_eq!(
+        sim.state().keys[&key].permissions,
+        ["apiKeysRead", "candidatesRead"]
+    );
+    assert!(
+        page.contains("API Keys → Read, Candidates → Read"),
+        "{page}"
+    );
+    let (_, _, body) = ashby(&base, "apiKey.info", Some(&key), json!({})).await;
+    assert_eq!(body["success"], true);
+    let (status, _, _) = ashby(&base, "assessment.update", Some(&key), started(&uuid(), T0)).await;
+    assert_eq!(status, 403);
+
+    let (key, _) = created("").await;
+    assert!(sim.state().keys[&key].permissions.is_empty());
+    let (status, _, body) = ashby(&base, "apiKey.info", Some(&key), json!({})).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (403, "missing_endpoint_permission")
+    );
 }
 
 fn uuid() -> String {
@@ -744,6 +829,8 @@ async fn drives_the_partner_as_ashby_does() {
     .await;
     assert_eq!(status, 200);
     assert_eq!(cancel["inline_update"]["accepted"], true, "{cancel}");
+    assert_eq!(cancel["confirmed"], true, "{cancel}");
+    assert_eq!(cancel["problems"], json!([]), "{cancel}");
     let (_, sent) = partner.calls("assessment.cancel").pop().unwrap();
     assert_eq!(sent, json!({"assessment_id": id}));
     let view = sim.assessment(&id).unwrap();
@@ -935,7 +1022,14 @@ async fn info_endpoints_serve_what_ashby_holds() {
     assert_eq!(body["results"]["job"]["title"], sent["job"]["name"]);
 
     let job_id = sent["job"]["ashby_id"].as_str().unwrap();
-    let (_, _, body) = ashby(&base, "job.info", Some(KEY), json!({"id": job_id})).await;
+    // job.info needs jobsRead, which the hub's keys don't ask for.
+    let (status, _, body) = ashby(&base, "job.info", Some(KEY), json!({"id": job_id})).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (403, "missing_endpoint_permission")
+    );
+    let jobs_reader = sim.create_key(None, Some(vec!["jobsRead".into()])).key;
+    let (_, _, body) = ashby(&base, "job.info", Some(&jobs_reader), json!({"id": job_id})).await;
     assert_eq!(body["results"]["title"], sent["job"]["name"]);
 
     let (_, _, body) = ashby(&base, "file.info", Some(KEY), json!({"fileHandle": handle})).await;
@@ -1226,4 +1320,40 @@ async fn seeded_faults_repeat_exactly() {
     let first = run().await;
     assert_eq!(first, run().await);
     assert!(first.contains(&200) && first.contains(&500), "{first:?}");
+}
+
+// ---------------------------------------------------------------- fixed examples
+
+/// The hand-written `assessment.update` examples, not `validate_update`, are the
+/// reference: the sim takes every valid one and refuses every invalid one, over
+/// HTTP as Ashby would, each for an assessment with no update yet.
+#[tokio::test]
+async fn update_verdicts_follow_the_fixed_examples() {
+    let examples: Value = serde_json::from_str(include_str!(
+        "../../../../../docs/ashby-examples/assessment.update.json"
+    ))
+    .unwrap();
+    let sim = sim();
+    let base = spawn(sim.clone()).await;
+    let mut tried = 0;
+    for (set, accepted) in [("valid", true), ("invalid", false)] {
+        for example in examples[set].as_array().unwrap() {
+            let name = &example["name"];
+            let mut body = example["body"].clone();
+            let id = uuid();
+            known(&sim, &id);
+            if body["assessment_id"].is_string() {
+                body["assessment_id"] = json!(id);
+            }
+            let (status, _, answer) = ashby(&base, "assessment.update", Some(KEY), body).await;
+            assert_eq!(status, 200, "{set} {name}: {answer}");
+            assert_eq!(answer["success"], accepted, "{set} {name}: {answer}");
+            if !accepted {
+                assert_eq!(error_code(&answer), "invalid_input", "{name}");
+                assert!(!error_message(&answer).is_empty(), "{name}");
+            }
+            tried += 1;
+        }
+    }
+    assert!(tried >= 20, "only {tried} examples");
 }

@@ -15,11 +15,13 @@ use rand::rngs::StdRng;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use screenhub_ashby::public::{DataValue, DataValueType};
+use std::collections::HashMap;
+
+use screenhub_ashby::public::{permission_in_ashby_words, DataValue, DataValueType};
 
 use super::fixtures;
 use super::partner::StartOptions;
-use super::state::{AssessmentState, SimAssessment};
+use super::state::{AssessmentState, SimAssessment, DEFAULT_PERMISSIONS, KNOWN_PERMISSIONS};
 use super::AshbySim;
 
 const STAGES: [&str; 4] = ["Application Review", "Phone Screen", "Onsite", "Offer"];
@@ -114,8 +116,18 @@ struct IntegrationsPage {
     base_url: String,
     /// A key just created: shown this once.
     new_key: Option<String>,
-    keys: Vec<(String, String, bool)>,
+    keys: Vec<KeyRow>,
+    /// The permissions a new key can get: API name, Ashby's words, ticked by default.
+    permissions: Vec<(&'static str, &'static str, bool)>,
     message: Option<String>,
+}
+
+struct KeyRow {
+    prefix: String,
+    title: String,
+    /// In Ashby's words.
+    permissions: String,
+    revoked: bool,
 }
 
 #[derive(Deserialize)]
@@ -131,18 +143,22 @@ fn integrations(
     message: Option<String>,
 ) -> Response {
     let state = sim.state();
-    let mut keys: Vec<(String, String, bool)> = state
+    let mut keys: Vec<KeyRow> = state
         .keys
         .iter()
-        .map(|(key, r)| {
-            (
-                format!("{}…", key.chars().take(6).collect::<String>()),
-                r.title.clone(),
-                r.revoked,
-            )
+        .map(|(key, r)| KeyRow {
+            prefix: format!("{}…", key.chars().take(6).collect::<String>()),
+            title: r.title.clone(),
+            permissions: r
+                .permissions
+                .iter()
+                .map(|p| permission_in_ashby_words(p))
+                .collect::<Vec<_>>()
+                .join(", "),
+            revoked: r.revoked,
         })
         .collect();
-    keys.sort();
+    keys.sort_by(|a, b| (&a.prefix, &a.title).cmp(&(&b.prefix, &b.title)));
     let page = IntegrationsPage {
         show_unlaunched: show_unlaunched || new_key.is_some(),
         enabled: state.partner.is_some(),
@@ -153,6 +169,16 @@ fn integrations(
             .unwrap_or_default(),
         new_key,
         keys,
+        permissions: KNOWN_PERMISSIONS
+            .iter()
+            .map(|p| {
+                (
+                    *p,
+                    permission_in_ashby_words(p),
+                    DEFAULT_PERMISSIONS.contains(p),
+                )
+            })
+            .collect(),
         message,
     };
     drop(state);
@@ -182,8 +208,19 @@ async fn save_partner(State(sim): State<AshbySim>, Form(form): Form<PartnerForm>
     }
 }
 
-async fn create_api_key(State(sim): State<AshbySim>) -> Response {
-    let key = sim.create_key(Some("Screenhub".into()), None).key;
+/// The ticked permission boxes: each is a field named after the permission.
+async fn create_api_key(
+    State(sim): State<AshbySim>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let permissions = KNOWN_PERMISSIONS
+        .iter()
+        .filter(|p| form.contains_key(**p))
+        .map(|p| (*p).to_owned())
+        .collect();
+    let key = sim
+        .create_key(Some("Screenhub".into()), Some(permissions))
+        .key;
     integrations(&sim, true, Some(key), None)
 }
 
@@ -621,11 +658,11 @@ async fn cancel(State(sim): State<AshbySim>, Path((cid, n)): Path<(String, usize
         .flatten();
     if let Some(id) = id {
         let failure = match sim.cancel_assessment(&id).await {
-            Ok(o) if o.call.status == 200 => None,
-            Ok(o) => Some(format!(
+            Ok(o) if o.call.status != 200 => Some(format!(
                 "The partner answered HTTP {} to the cancellation",
                 o.call.status
             )),
+            Ok(o) => o.error_message,
             Err(e) => Some(e.to_string()),
         };
         sim.with_candidate(&cid, |c| {
@@ -657,7 +694,7 @@ mod tests {
         );
         let v = DataValue::new(
             "u",
-            "Full report",
+            "Full Report",
             DataValueType::Url,
             json!("https://v.example/r/1"),
         );
