@@ -264,6 +264,13 @@ async fn a_webhook_that_runs_out_of_retries_is_dead_announced_flagged_and_retrie
                 .any(|h| h.body["data"]["delivery"]["id"] == dead_id.as_str())
         })
         .await;
+    // The endpoint's failure streak is recorded beside the delivery's own
+    // state, so read it once the fourth failure has landed.
+    w.hub
+        .eventually("the fourth failure on the endpoint", 10, || async {
+            endpoint(&w, &main).await["consecutive_failures"].as_i64() >= Some(4)
+        })
+        .await;
     let flagged = endpoint(&w, &main).await;
     assert_eq!(flagged["health"], "failing", "{flagged}");
     assert!(flagged["failing_since"].is_string(), "{flagged}");
