@@ -15,7 +15,8 @@ use crate::extract::{path_id, ApiJson, OptionalJson};
 
 use super::faults::Faults;
 use super::partner::{SendOptions, SimError};
-use super::state::{CandidateStatus, Mode, PartnerSettings, DAY_MS, HOUR_MS};
+use super::state::{CandidateStatus, Interview, Mode, PartnerSettings, DAY_MS, HOUR_MS};
+use super::web::{test_view, TestView};
 use super::{GreenhouseSim, NewCandidate, NewOrg};
 
 pub fn routes() -> Router<GreenhouseSim> {
@@ -208,13 +209,31 @@ async fn reject(State(sim): State<GreenhouseSim>, Path(id): Path<String>) -> Ans
     set_status(&sim, &id, CandidateStatus::Rejected).await
 }
 
+/// A take-home test with what the recruiter sees of it.
+#[derive(serde::Serialize)]
+struct InterviewView {
+    #[serde(flatten)]
+    interview: Interview,
+    stage_view: TestView,
+}
+
+fn view(interview: Interview) -> InterviewView {
+    InterviewView {
+        stage_view: test_view(&interview),
+        interview,
+    }
+}
+
 async fn list_interviews(State(sim): State<GreenhouseSim>) -> Answer {
-    ok(json!({"data": sim.interviews()}))
+    let data: Vec<_> = sim.interviews().into_iter().map(view).collect();
+    ok(json!({"data": data}))
 }
 
 async fn get_interview(State(sim): State<GreenhouseSim>, Path(id): Path<String>) -> Answer {
     let id = path_id::<u64>(&id, "take-home test")?;
-    ok(sim.interview(id).ok_or(SimError::UnknownInterview(id))?)
+    ok(view(
+        sim.interview(id).ok_or(SimError::UnknownInterview(id))?,
+    ))
 }
 
 #[derive(Deserialize, Default)]

@@ -12,7 +12,8 @@ pub enum LostReply {
     /// The answer is thrown away as if the connection died.
     #[default]
     Drop,
-    /// The answer is held for `send_test_delay_ms`, past Greenhouse's timeout.
+    /// No answer within `send_test_delay_ms` (Greenhouse's timeout): the
+    /// same request goes again while the first may still be in flight.
     Delay,
 }
 

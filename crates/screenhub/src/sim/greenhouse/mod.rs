@@ -27,7 +27,7 @@
 //! | `POST /_sim/candidates/{id}/send_test` | click *Send Test* (`{"sent_by"?}`); answers the take-home test |
 //! | `POST /_sim/orgs/{org}/send_test` | bulk *Send Test*: `{"candidate_ids": [...]}` |
 //! | `POST /_sim/candidates/{id}/hire`, `…/reject` | the candidate leaves the active pipeline |
-//! | `GET /_sim/interviews`, `GET /_sim/interviews/{id}` | take-home tests sent, with their state and the stage view |
+//! | `GET /_sim/interviews`, `GET /_sim/interviews/{id}` | take-home tests sent: the request, every answer's effect, warnings, and `stage_view` (what the recruiter sees: label, sent time, score, metadata rows, report link) |
 //! | `POST /_sim/interviews/{id}/read` | read `test_status` now; `{"force": true}` re-reads a frozen one (a changed answer is a warning) |
 //! | `POST /_sim/poll` | read every open interview now (`{"due_only": true}`: only those due on the clock) |
 //! | `GET /_sim/clock`, `POST /_sim/clock/advance` | the simulated clock; advance with `{"ms"|"hours"|"days"}`, then run due polls |

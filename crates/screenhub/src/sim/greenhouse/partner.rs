@@ -369,9 +369,48 @@ impl GreenhouseSim {
         Ok((partner, org, id))
     }
 
+    /// Record a `send_test` whose reply a fault lost, and the id it carried.
+    fn record_lost_send(
+        &self,
+        org: &Org,
+        interview: &Interview,
+        url: &str,
+        exchange: &Exchange,
+        why: String,
+        lost_ids: &mut Vec<String>,
+    ) {
+        let mut call = self.record(
+            org,
+            wire::SEND_TEST,
+            "POST",
+            url.to_owned(),
+            Some(interview.request.clone()),
+            exchange,
+        );
+        call.take_home_test_id = Some(interview.take_home_test_id);
+        call.transport = Some(match &exchange.transport {
+            Some(t) => format!("{why} ({t})"),
+            None => why,
+        });
+        if let Some(pid) = exchange
+            .status
+            .and_then(|s| wire::check_send_test(s, &exchange.bytes).value)
+        {
+            lost_ids.push(pid);
+        }
+        let mut state = self.state();
+        if let Some(i) = state.interview_mut(interview.take_home_test_id) {
+            i.sends += 1;
+        }
+        state.calls.push(call);
+    }
+
     /// What Greenhouse does when a recruiter clicks *Send Test* for a candidate:
-    /// a fresh take-home test, its `send_test`, and the same body again
-    /// whenever a fault loses the reply.
+    /// a fresh take-home test and its `send_test`. When a fault loses the
+    /// reply, the same body goes again: after a dropped reply, once it is
+    /// known lost; after a delayed one, when Greenhouse's timeout fires, while
+    /// the first may still be in flight (so the partner's dedupe on `url` is
+    /// tested under a race too).
     pub async fn send_test(
         &self,
         candidate_id: u64,
@@ -381,74 +420,88 @@ impl GreenhouseSim {
         let interview = self.interview(id).ok_or(SimError::UnknownInterview(id))?;
         let url = endpoint(&partner, wire::SEND_TEST);
         let mut lost_ids: Vec<String> = Vec::new();
-        loop {
-            let exchange = self
-                .exchange(&org, Method::POST, &url, None, Some(&interview.request))
-                .await;
-            let mut call = self.record(
-                &org,
-                wire::SEND_TEST,
-                "POST",
-                url.clone(),
-                Some(interview.request.clone()),
-                &exchange,
-            );
-            call.take_home_test_id = Some(id);
-            let lost = exchange
-                .status
-                .and_then(|_| self.state().faults.take_lost_reply());
-            if let Some(how) = lost {
-                call.transport = Some(match how {
-                    LostReply::Drop => {
-                        "reply dropped (simulated); the recruiter clicks Send Test again".to_owned()
-                    }
-                    LostReply::Delay => {
-                        let ms = self.faults().send_test_delay_ms;
-                        tokio::time::sleep(Duration::from_millis(ms)).await;
-                        format!("reply held {ms} ms, past Greenhouse's timeout (simulated); the recruiter clicks Send Test again")
-                    }
-                });
-                if let Some(pid) = exchange
-                    .status
-                    .and_then(|s| wire::check_send_test(s, &exchange.bytes).value)
-                {
-                    lost_ids.push(pid);
+        let mut late = Vec::new();
+        let exchange = loop {
+            let lost = self.state().faults.take_lost_reply();
+            match lost {
+                None => {
+                    break self
+                        .exchange(&org, Method::POST, &url, None, Some(&interview.request))
+                        .await
                 }
-                let mut state = self.state();
-                if let Some(i) = state.interview_mut(id) {
-                    i.sends += 1;
+                Some(LostReply::Drop) => {
+                    let exchange = self
+                        .exchange(&org, Method::POST, &url, None, Some(&interview.request))
+                        .await;
+                    let why = "reply dropped (simulated); the recruiter clicks Send Test again";
+                    self.record_lost_send(
+                        &org,
+                        &interview,
+                        &url,
+                        &exchange,
+                        why.into(),
+                        &mut lost_ids,
+                    );
                 }
-                state.calls.push(call);
-                continue;
+                Some(LostReply::Delay) => {
+                    let ms = self.faults().send_test_delay_ms;
+                    let (sim, org, url, body) = (
+                        self.clone(),
+                        org.clone(),
+                        url.clone(),
+                        interview.request.clone(),
+                    );
+                    late.push((
+                        ms,
+                        tokio::spawn(async move {
+                            sim.exchange(&org, Method::POST, &url, None, Some(&body))
+                                .await
+                        }),
+                    ));
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                }
             }
-            let verdict = exchange
-                .status
-                .map(|status| wire::check_send_test(status, &exchange.bytes));
-            if let Some(v) = &verdict {
-                call.errors = v.errors.clone();
+        };
+        for (ms, first) in late {
+            if let Ok(first) = first.await {
+                let why = format!(
+                    "no reply within {ms} ms, Greenhouse's timeout (simulated); the recruiter clicked Send Test again"
+                );
+                self.record_lost_send(&org, &interview, &url, &first, why, &mut lost_ids);
             }
-            let errors = call.errors.clone();
-            {
-                let mut state = self.state();
-                let taken: Option<u64> =
-                    verdict
-                        .as_ref()
-                        .and_then(|v| v.value.as_ref())
-                        .and_then(|pid| {
-                            state
-                                .interviews
-                                .iter()
-                                .find(|other| {
-                                    other.take_home_test_id != id
-                                        && other.partner_interview_id.as_deref() == Some(pid)
-                                })
-                                .map(|other| other.take_home_test_id)
-                        });
-                let Some(i) = state.interview_mut(id) else {
-                    break;
-                };
+        }
+        let mut call = self.record(
+            &org,
+            wire::SEND_TEST,
+            "POST",
+            url.clone(),
+            Some(interview.request.clone()),
+            &exchange,
+        );
+        call.take_home_test_id = Some(id);
+        let verdict = exchange
+            .status
+            .map(|status| wire::check_send_test(status, &exchange.bytes));
+        if let Some(v) = &verdict {
+            call.errors = v.errors.clone();
+        }
+        let errors = call.errors.clone();
+        {
+            let mut state = self.state();
+            let pid = verdict.and_then(|v| v.value);
+            let taken = pid.as_ref().and_then(|pid| {
+                state
+                    .interviews
+                    .iter()
+                    .find(|other| {
+                        other.take_home_test_id != id
+                            && other.partner_interview_id.as_ref() == Some(pid)
+                    })
+                    .map(|other| other.take_home_test_id)
+            });
+            if let Some(i) = state.interview_mut(id) {
                 i.sends += 1;
-                match verdict.and_then(|v| v.value) {
+                match pid {
                     Some(pid) => {
                         for earlier in lost_ids.iter().filter(|e| **e != pid) {
                             i.warnings.push(format!(
@@ -463,26 +516,25 @@ impl GreenhouseSim {
                         i.partner_interview_id = Some(pid);
                     }
                     None => {
-                        i.send_error = Some(match (&exchange.transport, errors.first()) {
-                            (Some(t), _) => format!("Could not reach the partner ({t})"),
-                            (None, _) => refusal_text(&call),
+                        i.send_error = Some(match &exchange.transport {
+                            Some(t) => format!("Could not reach the partner ({t})"),
+                            None => refusal_text(&call),
                         });
                     }
                 }
-                state.calls.push(call);
             }
-            if !errors.is_empty() {
-                let report = ResponseError {
-                    api_call: wire::SEND_TEST.into(),
-                    errors,
-                    partner_test_id: Some(interview.partner_test_id.clone()),
-                    partner_test_name: Some(interview.partner_test_name.clone()),
-                    candidate_email: Some(interview.candidate_email.clone()),
-                    partner_interview_id: None,
-                };
-                self.post_response_error(&partner, &org, report).await;
-            }
-            break;
+            state.calls.push(call);
+        }
+        if !errors.is_empty() {
+            let report = ResponseError {
+                api_call: wire::SEND_TEST.into(),
+                errors,
+                partner_test_id: Some(interview.partner_test_id.clone()),
+                partner_test_name: Some(interview.partner_test_name.clone()),
+                candidate_email: Some(interview.candidate_email.clone()),
+                partner_interview_id: None,
+            };
+            self.post_response_error(&partner, &org, report).await;
         }
         self.interview(id).ok_or(SimError::UnknownInterview(id))
     }

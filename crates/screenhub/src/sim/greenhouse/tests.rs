@@ -852,7 +852,7 @@ async fn a_lost_send_test_reply_is_followed_by_the_same_request() {
         .filter_map(|c| c.transport)
         .collect();
     assert!(
-        lost[0].contains("dropped") && lost[1].contains("past Greenhouse's timeout"),
+        lost[0].contains("dropped") && lost[1].contains("Greenhouse's timeout"),
         "{lost:?}"
     );
     // The fault was used up: the next click sends once.
@@ -1213,6 +1213,16 @@ async fn control_api_drives_a_whole_flow() {
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["interview"]["frozen"]["partner_score"], 100);
+    let (_, body) = control(
+        &base,
+        Method::GET,
+        &format!("/_sim/interviews/{first}"),
+        None,
+    )
+    .await;
+    assert_eq!(body["stage_view"]["label"], "Complete", "{body}");
+    assert_eq!(body["stage_view"]["score"], "100");
+    assert_eq!(body["stage_view"]["report_url"], format!("{base}/"));
     let (status, _) = control(
         &base,
         Method::POST,

@@ -135,8 +135,9 @@ async fn create_org(State(sim): State<GreenhouseSim>, Form(new): Form<NewOrg>) -
 
 // ---------- the job, its partner stage and candidates ----------
 
-/// A take-home test as the stage shows it.
-struct TestView {
+/// A take-home test as the recruiter sees it on the stage.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TestView {
     id: u64,
     test_name: String,
     sent_at: String,
@@ -158,7 +159,7 @@ fn primitive_text(v: &Value) -> String {
     }
 }
 
-fn test_view(i: &Interview) -> TestView {
+pub fn test_view(i: &Interview) -> TestView {
     let shown = i.frozen.as_ref().or(i.status.as_ref());
     let (state, label) = match (&i.partner_interview_id, &i.frozen, &i.stopped) {
         (None, _, _) if i.send_error.is_some() => ("failed", "Not sent".to_owned()),
