@@ -15,7 +15,8 @@
 //! # Control API (JSON, for tests and scripts)
 //!
 //! Errors are `{"error": {"code", "message"}}`. Ids: organisations `org-1`…,
-//! candidates and take-home tests are integers, as in Greenhouse.
+//! candidates and take-home tests are integers, as in Greenhouse. Each log
+//! keeps its last 50 000 records.
 //!
 //! | route | does |
 //! |---|---|
@@ -275,6 +276,12 @@ impl GreenhouseSim {
             ));
         }
         let mut state = self.state();
+        if state.orgs.len() >= state::MAX_ORGS {
+            return Err(format!(
+                "this sandbox holds {} organisations already",
+                state::MAX_ORGS
+            ));
+        }
         if state.orgs.iter().any(|o| o.key == new.key) {
             return Err("another organisation already has this key".into());
         }
@@ -314,6 +321,12 @@ impl GreenhouseSim {
         let state = &mut *state;
         if state.org(org_id).is_none() {
             return Err(SimError::UnknownOrg(org_id.to_owned()));
+        }
+        if state.candidates.len() >= state::MAX_CANDIDATES {
+            return Err(SimError::InvalidRequest(format!(
+                "this sandbox holds {} candidates already",
+                state::MAX_CANDIDATES
+            )));
         }
         let first_name = new
             .first_name

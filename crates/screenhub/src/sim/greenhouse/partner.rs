@@ -14,8 +14,8 @@ use serde_json::Value;
 
 use super::faults::LostReply;
 use super::state::{
-    CallRecord, CandidateStatus, Interview, Org, PartnerSettings, PostedError, StopReason, HOUR_MS,
-    READ_WINDOW_MS,
+    push_bounded, CallRecord, CandidateStatus, Interview, Org, PartnerSettings, PostedError,
+    StopReason, HOUR_MS, MAX_INTERVIEWS, READ_WINDOW_MS,
 };
 use super::wire::{self, ListedTest, ResponseError, SendTestCandidate, SendTestRequest};
 use super::{GreenhouseSim, TAKE_HOME_TESTS_PATH};
@@ -23,6 +23,8 @@ use super::{GreenhouseSim, TAKE_HOME_TESTS_PATH};
 const SIM_USER_AGENT: &str = "Greenhouse-Assessments (screenhub sim)";
 /// Answers are kept in the record up to this size.
 const MAX_RECORDED_BODY: usize = 16 * 1024;
+/// An answer larger than this is not read to the end.
+const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SimError {
@@ -111,13 +113,7 @@ impl GreenhouseSim {
                 .body(body.to_string());
         }
         let outcome = match request.send().await {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                match response.bytes().await {
-                    Ok(bytes) => Ok((status, bytes.to_vec())),
-                    Err(e) => Err(crate::outbound::describe_transport_error(&e)),
-                }
-            }
+            Ok(response) => read_capped(response).await,
             Err(e) => Err(crate::outbound::describe_transport_error(&e)),
         };
         let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -198,7 +194,7 @@ impl GreenhouseSim {
             status: exchange.status,
             problem,
         };
-        self.state().response_errors.push(posted);
+        push_bounded(&mut self.state().response_errors, posted);
     }
 
     /// What Greenhouse does when a stage is edited: ask which tests the organisation has.
@@ -221,7 +217,7 @@ impl GreenhouseSim {
                     o.tests = tests.clone();
                 }
             }
-            state.calls.push(call.clone());
+            push_bounded(&mut state.calls, call.clone());
         }
         if !call.errors.is_empty() {
             let report = ResponseError {
@@ -310,6 +306,11 @@ impl GreenhouseSim {
             .find(|t| t.partner_test_id == partner_test_id)
             .map(|t| t.partner_test_name.clone())
             .unwrap_or_else(|| partner_test_id.clone());
+        if state.interviews.len() >= MAX_INTERVIEWS {
+            return Err(SimError::InvalidRequest(format!(
+                "this sandbox holds {MAX_INTERVIEWS} take-home tests already; restart it"
+            )));
+        }
         let id = state.next_take_home_test_id;
         state.next_take_home_test_id += 1;
         let signature: u64 = state.rng.gen();
@@ -402,7 +403,7 @@ impl GreenhouseSim {
         if let Some(i) = state.interview_mut(interview.take_home_test_id) {
             i.sends += 1;
         }
-        state.calls.push(call);
+        push_bounded(&mut state.calls, call);
     }
 
     /// What Greenhouse does when a recruiter clicks *Send Test* for a candidate:
@@ -523,7 +524,7 @@ impl GreenhouseSim {
                     }
                 }
             }
-            state.calls.push(call);
+            push_bounded(&mut state.calls, call);
         }
         if !errors.is_empty() {
             let report = ResponseError {
@@ -606,7 +607,7 @@ impl GreenhouseSim {
                     }
                 }
             }
-            state.calls.push(call.clone());
+            push_bounded(&mut state.calls, call.clone());
         }
         if !call.errors.is_empty() {
             let report = ResponseError {
@@ -705,8 +706,26 @@ impl GreenhouseSim {
                 org.id
             ));
         }
-        self.state().calls.push(call.clone());
+        push_bounded(&mut self.state().calls, call.clone());
         Ok(call)
+    }
+}
+
+/// The status and body of an answer, refusing to read more than [`MAX_ANSWER_BYTES`].
+async fn read_capped(mut response: reqwest::Response) -> Result<(u16, Vec<u8>), String> {
+    let status = response.status().as_u16();
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) if body.len() + chunk.len() > MAX_ANSWER_BYTES => {
+                return Err(format!(
+                    "the answer is larger than {MAX_ANSWER_BYTES} bytes; Greenhouse stopped reading"
+                ))
+            }
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(None) => return Ok((status, body)),
+            Err(e) => return Err(crate::outbound::describe_transport_error(&e)),
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use subtle::ConstantTimeEq;
 
-use super::state::{PatchCredential, PatchRecord, StopReason};
+use super::state::{push_bounded, PatchCredential, PatchRecord, StopReason};
 use super::{GreenhouseSim, TAKE_HOME_TESTS_PATH};
 
 pub fn routes() -> Router<GreenhouseSim> {
@@ -116,7 +116,7 @@ async fn take_home_test(
             // The stage shows no change; what Greenhouse answers is a setting.
             let code = sim.partner().map(|p| p.hired_patch_status).unwrap_or(200);
             record.status = code;
-            sim.state().patches.push(record);
+            push_bounded(&mut sim.state().patches, record);
             return StatusCode::from_u16(code)
                 .unwrap_or(StatusCode::OK)
                 .into_response();
@@ -130,7 +130,7 @@ async fn take_home_test(
             });
         }
     }
-    sim.state().patches.push(record);
+    push_bounded(&mut sim.state().patches, record);
     let mut response = status.into_response();
     if let Some(secs) = retry_after {
         response

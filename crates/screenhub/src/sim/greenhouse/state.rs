@@ -17,6 +17,20 @@ pub const DAY_MS: i64 = 24 * HOUR_MS;
 pub const READ_WINDOW_MS: i64 = 56 * DAY_MS;
 /// `resume_url` stops working 7 days after `send_test`.
 pub const RESUME_LIFETIME_MS: i64 = 7 * DAY_MS;
+/// Records kept per log (calls, `response_error`s, PATCHes); older ones are forgotten.
+pub const MAX_LOG: usize = 50_000;
+/// Caps that keep a long-running sandbox bounded.
+pub const MAX_ORGS: usize = 1_000;
+pub const MAX_CANDIDATES: usize = 100_000;
+pub const MAX_INTERVIEWS: usize = 100_000;
+
+/// Append to a log, forgetting the oldest tenth once it is full.
+pub fn push_bounded<T>(log: &mut Vec<T>, item: T) {
+    if log.len() >= MAX_LOG {
+        log.drain(..MAX_LOG / 10);
+    }
+    log.push(item);
+}
 
 /// How Greenhouse learns that a test is done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -393,6 +393,23 @@ async fn examples_list_tests() {
     assert!(calls
         .iter()
         .all(|r| r.authorization.as_deref() == Some(basic(ORG_KEY, "").as_str())));
+    // An answer too large to read is no answer: recorded, not reported.
+    s.partner.lock().list_tests = Canned {
+        status: 200,
+        body: vec![b' '; 2 * 1024 * 1024],
+    };
+    let before = s.partner.response_errors().len();
+    let listed = s.sim.list_tests(&s.org).await.unwrap();
+    assert!(
+        listed
+            .call
+            .transport
+            .as_deref()
+            .is_some_and(|t| t.contains("larger than")),
+        "{:?}",
+        listed.call.transport
+    );
+    assert_eq!(s.partner.response_errors().len(), before);
     // And so did every response_error.
     assert!(s
         .partner
@@ -982,6 +999,15 @@ async fn tenancy_probe_flags_a_partner_that_serves_another_orgs_interview() {
 }
 
 // ---------------------------------------------------------------- settings
+
+#[test]
+fn logs_forget_their_oldest_records_when_full() {
+    let mut log: Vec<usize> = (0..state::MAX_LOG).collect();
+    state::push_bounded(&mut log, state::MAX_LOG);
+    assert_eq!(log.len(), state::MAX_LOG - state::MAX_LOG / 10 + 1);
+    assert_eq!(log[0], state::MAX_LOG / 10);
+    assert_eq!(log.last(), Some(&state::MAX_LOG));
+}
 
 #[tokio::test]
 async fn keys_and_partner_settings_are_checked() {
