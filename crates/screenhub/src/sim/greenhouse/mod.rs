@@ -473,6 +473,15 @@ pub async fn serve(listener: tokio::net::TcpListener, sim: GreenhouseSim) -> std
     served
 }
 
+/// Bind `addr` (port 0 for any), serve the sim in the background, and answer
+/// its base URL: what tests and the demo need.
+pub async fn spawn(addr: std::net::SocketAddr, sim: GreenhouseSim) -> std::io::Result<String> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(serve(listener, sim));
+    Ok(base)
+}
+
 async fn poll_forever(sim: GreenhouseSim) {
     let mut tick = tokio::time::interval(sim.inner.poll_tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -23,6 +23,8 @@ const ORG_KEY: &str = "sht_example_org_key";
 const PATCH_USER: &str = "greenhouse-partner";
 const PATCH_PASSWORD: &str = "patch-password-example";
 const PID: &str = "f4662318-b209-4137-adcb-862911465b66";
+const LOCAL: std::net::SocketAddr =
+    std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);
 
 // ---------------------------------------------------------------- the test partner
 
@@ -238,9 +240,7 @@ async fn setup() -> Setup {
         },
         7,
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(serve(listener, sim.clone()));
+    let base = spawn(LOCAL, sim.clone()).await.unwrap();
     sim.set_partner(settings(&partner)).unwrap();
     let org = sim
         .create_org(NewOrg {
@@ -809,8 +809,7 @@ async fn the_clock_runs_compressed_in_the_background() {
         },
         1,
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    tokio::spawn(serve(listener, sim.clone()));
+    spawn(LOCAL, sim.clone()).await.unwrap();
     let mut poll = settings(&partner);
     poll.mode = Mode::Poll;
     sim.set_partner(poll).unwrap();
@@ -1096,9 +1095,7 @@ async fn control_api_drives_a_whole_flow() {
         },
         3,
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(serve(listener, sim.clone()));
+    let base = spawn(LOCAL, sim.clone()).await.unwrap();
 
     let (status, body) = control(&base, Method::POST, "/_sim/orgs/org-1/list_tests", None).await;
     assert_eq!(
