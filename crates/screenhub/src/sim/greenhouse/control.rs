@@ -57,6 +57,7 @@ impl From<SimError> for ApiError {
             SimError::NoStage(_) => (StatusCode::CONFLICT, "no_partner_stage"),
             SimError::NotSent(_) => (StatusCode::CONFLICT, "not_sent"),
             SimError::Frozen(_) => (StatusCode::CONFLICT, "frozen"),
+            SimError::Expired(_) => (StatusCode::CONFLICT, "expired"),
             SimError::InvalidRequest(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
         };
         ApiError::new(status, code, e.to_string())

@@ -44,6 +44,8 @@ pub enum SimError {
     NotSent(u64),
     #[error("take-home test {0} is frozen: its complete result was read; ask with {{\"force\": true}} to re-read")]
     Frozen(u64),
+    #[error("take-home test {0} was sent more than 8 weeks ago: Greenhouse reads it no more")]
+    Expired(u64),
     #[error("{0}")]
     InvalidRequest(String),
 }
@@ -566,6 +568,12 @@ impl GreenhouseSim {
             .ok_or(SimError::NotSent(take_home_test_id))?;
         if interview.frozen.is_some() && !force {
             return Err(SimError::Frozen(take_home_test_id));
+        }
+        if !force && self.now_ms() > interview.sent_at_ms + READ_WINDOW_MS {
+            if let Some(i) = self.state().interview_mut(take_home_test_id) {
+                i.stopped.get_or_insert(StopReason::Expired);
+            }
+            return Err(SimError::Expired(take_home_test_id));
         }
         let (partner, org) = self.partner_and_org(&interview.org_id)?;
         let (exchange, mut call) = self.ask_test_status(&partner, &org, &pid).await;

@@ -121,7 +121,8 @@ async fn take_home_test(
                 .unwrap_or(StatusCode::OK)
                 .into_response();
         }
-        if interview.frozen.is_none() {
+        let in_window = sim.now_ms() <= interview.sent_at_ms + super::state::READ_WINDOW_MS;
+        if interview.frozen.is_none() && in_window {
             record.read_after = true;
             let (sim, n) = (sim.clone(), interview.take_home_test_id);
             // Reply first, then read: Greenhouse calls test_status upon the PATCH.

@@ -282,6 +282,16 @@ impl Setup {
     }
 }
 
+/// The partner's doorbell: PATCH a take-home test's url with the partner credential.
+async fn ring(url: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .patch(url)
+        .header("authorization", basic(PATCH_USER, PATCH_PASSWORD))
+        .send()
+        .await
+        .unwrap()
+}
+
 fn basic(user: &str, password: &str) -> String {
     format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
 }
@@ -670,12 +680,7 @@ async fn a_frozen_result_is_not_read_again_and_a_changed_answer_is_a_warning() {
     assert_eq!(frozen.frozen.as_ref().unwrap().metadata[0].0, "Result");
 
     // A second PATCH is accepted but nothing is read.
-    let response = reqwest::Client::new()
-        .patch(&i.url)
-        .header("authorization", basic(PATCH_USER, PATCH_PASSWORD))
-        .send()
-        .await
-        .unwrap();
+    let response = ring(&i.url).await;
     assert_eq!(response.status(), 200);
     assert_eq!(
         s.sim.read_status(i.take_home_test_id, false).await.err(),
@@ -712,12 +717,7 @@ async fn hired_candidates_show_no_change_and_their_patch_gets_the_configured_ans
     s.sim
         .set_candidate_status(s.ada, CandidateStatus::Hired)
         .unwrap();
-    let response = reqwest::Client::new()
-        .patch(&i.url)
-        .header("authorization", basic(PATCH_USER, PATCH_PASSWORD))
-        .send()
-        .await
-        .unwrap();
+    let response = ring(&i.url).await;
     assert_eq!(response.status(), 422);
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(s.partner.received("test_status").is_empty());
@@ -796,6 +796,16 @@ async fn reading_stops_eight_weeks_after_sending_and_the_resume_link_after_seven
         Some(StopReason::Expired)
     );
     assert_eq!(s.partner.received("test_status").len(), reads);
+    // A PATCH now is accepted, but Greenhouse reads no more.
+    let response = ring(&i.url).await;
+    assert_eq!(response.status(), 200);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(s.partner.received("test_status").len(), reads);
+    assert!(!s.sim.patches()[0].read_after);
+    assert_eq!(
+        s.sim.read_status(i.take_home_test_id, false).await.err(),
+        Some(SimError::Expired(i.take_home_test_id))
+    );
 }
 
 #[tokio::test]
@@ -1296,12 +1306,7 @@ async fn conformance_passes_for_a_partner_that_does_everything_right() {
         200,
         json!({"partner_status": "complete", "partner_profile_url": report, "partner_score": 1}),
     ));
-    let response = reqwest::Client::new()
-        .patch(&i.url)
-        .header("authorization", basic(PATCH_USER, PATCH_PASSWORD))
-        .send()
-        .await
-        .unwrap();
+    let response = ring(&i.url).await;
     assert_eq!(response.status(), 200);
     eventually("the freeze", || {
         s.sim
@@ -1381,6 +1386,26 @@ async fn the_recruiter_pages_show_send_test_pending_then_the_result() {
         person.find("Criminal (county)").unwrap(),
     );
     assert!(result < criminal);
+
+    // Send Test from the candidate's page comes back to it; a hired
+    // candidate's refusal is shown there.
+    let response = http
+        .post(format!("{}/people/{}/send_test?back=person", s.base, s.ada))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["location"], format!("/people/{}", s.ada));
+    s.sim
+        .set_candidate_status(s.ada, CandidateStatus::Hired)
+        .unwrap();
+    let response = http
+        .post(format!("{}/people/{}/send_test?back=person", s.base, s.ada))
+        .send()
+        .await
+        .unwrap();
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let person = page(format!("{}{location}", s.base)).await;
+    assert!(person.contains("no longer active"), "{person}");
 
     // Setup pages work too.
     let home = page(format!("{}/", s.base)).await;

@@ -304,16 +304,21 @@ struct StageForm {
     partner_test_id: String,
 }
 
-fn back_to_job(org_id: &str, problem: Option<String>) -> Response {
+/// Back to a page, with the problem to show there, if any.
+fn back_to(path: String, problem: Option<String>) -> Response {
     match problem {
-        None => Redirect::to(&format!("/orgs/{org_id}")).into_response(),
+        None => Redirect::to(&path).into_response(),
         Some(p) => {
             let q: String = form_urlencoded::Serializer::new(String::new())
                 .append_pair("problem", &p)
                 .finish();
-            Redirect::to(&format!("/orgs/{org_id}?{q}")).into_response()
+            Redirect::to(&format!("{path}?{q}")).into_response()
         }
     }
+}
+
+fn back_to_job(org_id: &str, problem: Option<String>) -> Response {
+    back_to(format!("/orgs/{org_id}"), problem)
 }
 
 async fn save_stage(
@@ -406,9 +411,19 @@ struct CandidatePage {
     status: CandidateStatus,
     tests: Vec<TestView>,
     refresh: bool,
+    problem: String,
 }
 
-async fn candidate_page(State(sim): State<GreenhouseSim>, Path(id): Path<String>) -> Response {
+#[derive(Deserialize)]
+struct ProblemQuery {
+    problem: Option<String>,
+}
+
+async fn candidate_page(
+    State(sim): State<GreenhouseSim>,
+    Path(id): Path<String>,
+    Query(q): Query<ProblemQuery>,
+) -> Response {
     let Some(c) = id
         .parse()
         .ok()
@@ -440,10 +455,21 @@ async fn candidate_page(State(sim): State<GreenhouseSim>, Path(id): Path<String>
         application_id: c.application_id,
         status: c.status,
         tests,
+        problem: q.problem.unwrap_or_default(),
     })
 }
 
-async fn send_one(State(sim): State<GreenhouseSim>, Path(id): Path<String>) -> Response {
+#[derive(Deserialize)]
+struct SendQuery {
+    /// `person`: back to the candidate's page rather than the job.
+    back: Option<String>,
+}
+
+async fn send_one(
+    State(sim): State<GreenhouseSim>,
+    Path(id): Path<String>,
+    Query(q): Query<SendQuery>,
+) -> Response {
     let Some(c) = id
         .parse()
         .ok()
@@ -456,7 +482,11 @@ async fn send_one(State(sim): State<GreenhouseSim>, Path(id): Path<String>) -> R
         .await
         .err()
         .map(|e| e.to_string());
-    back_to_job(&c.org_id, problem)
+    if q.back.as_deref() == Some("person") {
+        back_to(format!("/people/{}", c.id), problem)
+    } else {
+        back_to_job(&c.org_id, problem)
+    }
 }
 
 async fn set_status(sim: &GreenhouseSim, id: &str, status: CandidateStatus) -> Response {
