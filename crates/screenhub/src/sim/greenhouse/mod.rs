@@ -39,6 +39,20 @@
 //! | `GET /_sim/patches` | every request on the PATCH endpoint: credential seen, status answered |
 //! | `GET /_sim/conformance` | the outcome: every interview frozen `complete` with a report URL that opens, no `response_error`, no PATCH with a wrong credential |
 //!
+//! # Against the hub
+//!
+//! `screenhub sim greenhouse --partner-base-url http://127.0.0.1:8080/ats/greenhouse
+//! --org-key <ETT> --patch-username U --patch-password P` with the hub configured to
+//! ring this sim: `SCREENHUB_GREENHOUSE_PATCH_USERNAME=U`,
+//! `SCREENHUB_GREENHOUSE_PATCH_PASSWORD=P`, `SCREENHUB_GREENHOUSE_PATCH_HOSTS=127.0.0.1`
+//! (the `url`s it sends are under `--public-url`, by default `http://<listen>`) and
+//! `SCREENHUB_OUTBOUND_ALLOW` covering 127.0.0.1. In process, as the demo and the
+//! end-to-end tests do: [`GreenhouseSim::new`], [`spawn`], [`GreenhouseSim::set_partner`],
+//! [`GreenhouseSim::create_org`], [`GreenhouseSim::add_candidate`],
+//! [`GreenhouseSim::set_stage`], [`GreenhouseSim::send_test`], then watch
+//! [`GreenhouseSim::interviews`] until each is `frozen`, and check
+//! [`GreenhouseSim::response_errors`] and [`GreenhouseSim::conformance`].
+//!
 //! Greenhouse's own endpoint: `PATCH /integrations/testing_partners/take_home_tests/{id}`.
 //! The recruiter's pages: `/` (organisations), `/orgs/{org}` (the job, its
 //! partner stage, candidates, *Send Test*), `/people/{id}` (the candidate's
