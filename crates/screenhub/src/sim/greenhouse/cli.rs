@@ -158,3 +158,47 @@ pub async fn run(args: SimGreenhouseArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: SimGreenhouseArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<SimGreenhouseArgs, clap::Error> {
+        Cli::try_parse_from(std::iter::once("sim").chain(args.iter().copied())).map(|c| c.args)
+    }
+
+    #[test]
+    fn flags_parse_and_pair_up() {
+        let args = parse(&[
+            "--partner-base-url",
+            "http://127.0.0.1:8080/ats/greenhouse",
+            "--org-key",
+            "sht_x",
+            "--mode",
+            "poll",
+            "--lost-reply",
+            "delay",
+            "--patch-error-status",
+            "429",
+        ])
+        .unwrap();
+        assert_eq!(
+            (args.mode, args.lost_reply, args.patch_error_status),
+            (Mode::Poll, LostReply::Delay, 429)
+        );
+        // The key needs the URL and the other way round; a username needs its password.
+        assert!(parse(&["--org-key", "sht_x"]).is_err());
+        assert!(parse(&["--partner-base-url", "http://h/ats/greenhouse"]).is_err());
+        assert!(parse(&["--patch-username", "u"]).is_err());
+        let e = parse(&["--mode", "push"]).err().unwrap().to_string();
+        assert!(e.contains("`patch` or `poll`"), "{e}");
+    }
+}
