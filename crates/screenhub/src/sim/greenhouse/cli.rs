@@ -39,6 +39,9 @@ pub struct SimGreenhouseArgs {
     /// A loopback or private report link is a violation, as for the real Greenhouse.
     #[arg(long)]
     strict_report_urls: bool,
+    /// Add properties no partner has seen to send_test (Greenhouse may add some).
+    #[arg(long)]
+    add_unknown_fields: bool,
     /// Simulated seconds per real second (3600: an hour a second).
     #[arg(long, default_value_t = 1.0)]
     clock_speed: f64,
@@ -124,6 +127,7 @@ pub async fn run(args: SimGreenhouseArgs) -> anyhow::Result<()> {
         settings.mode = args.mode;
         settings.poll_in_patch_mode = args.poll_in_patch_mode;
         settings.strict_report_urls = args.strict_report_urls;
+        settings.add_unknown_fields = args.add_unknown_fields;
         for warning in sim
             .set_partner(settings)
             .map_err(|e| anyhow::anyhow!("--partner-base-url: {e}"))?

@@ -89,6 +89,7 @@ struct PartnerRequest {
     #[serde(default, deserialize_with = "crate::extract::present")]
     application_id_field: Option<Option<String>>,
     hired_patch_status: Option<u16>,
+    add_unknown_fields: Option<bool>,
 }
 
 async fn set_partner(
@@ -106,6 +107,7 @@ async fn set_partner(
         settings.application_id_field = field;
     }
     settings.hired_patch_status = r.hired_patch_status.unwrap_or(200);
+    settings.add_unknown_fields = r.add_unknown_fields.unwrap_or(false);
     let warnings = sim.set_partner(settings).map_err(ApiError::validation)?;
     ok(json!({"partner": sim.partner(), "warnings": warnings}))
 }

@@ -20,7 +20,7 @@
 //!
 //! | route | does |
 //! |---|---|
-//! | `GET /_sim/partner`, `PUT /_sim/partner` | the partner: `base_url`, `patch_username`, `patch_password`, `mode` (`patch`/`poll`), `poll_in_patch_mode`, `strict_report_urls`, `candidate_id_field`, `application_id_field` (dotted paths or `null`), `hired_patch_status` |
+//! | `GET /_sim/partner`, `PUT /_sim/partner` | the partner: `base_url`, `patch_username`, `patch_password`, `mode` (`patch`/`poll`), `poll_in_patch_mode`, `strict_report_urls`, `candidate_id_field`, `application_id_field` (dotted paths or `null`), `hired_patch_status`, `add_unknown_fields` |
 //! | `GET /_sim/orgs`, `POST /_sim/orgs` | organisations; create with `{"name", "key", "job_name"?}` (a key of 171+ characters is refused) |
 //! | `POST /_sim/orgs/{org}/list_tests` | call `list_tests` now, as when a stage is edited |
 //! | `PUT /_sim/orgs/{org}/stage` | add the partner stage to the job with `{"partner_test_id"}` (checked against `list_tests`) |

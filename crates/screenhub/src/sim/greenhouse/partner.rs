@@ -340,13 +340,16 @@ impl GreenhouseSim {
             },
             url: format!("{public_url}{TAKE_HOME_TESTS_PATH}/{id}"),
         };
-        let body = request.to_json(
+        let mut body = request.to_json(
             (partner.candidate_id_field.as_deref(), candidate.id),
             (
                 partner.application_id_field.as_deref(),
                 candidate.application_id,
             ),
         );
+        if partner.add_unknown_fields {
+            wire::add_unknown_fields(&mut body);
+        }
         state.interviews.push(Interview {
             take_home_test_id: id,
             url: request.url.clone(),

@@ -62,6 +62,9 @@ pub struct PartnerSettings {
     pub application_id_field: Option<String>,
     /// The PATCH reply for a hired or rejected candidate (open point 3).
     pub hired_patch_status: u16,
+    /// Add properties the partner has never seen to `send_test` (Greenhouse
+    /// "may add properties"): a partner must ignore them.
+    pub add_unknown_fields: bool,
 }
 
 impl PartnerSettings {
@@ -76,6 +79,7 @@ impl PartnerSettings {
             candidate_id_field: Some("candidate.id".into()),
             application_id_field: Some("application.id".into()),
             hired_patch_status: 200,
+            add_unknown_fields: false,
         }
     }
 

@@ -595,10 +595,19 @@ async fn send_test_bodies_match_the_request_examples() {
         &example("send_test/request_nulls_no_ids.json")["body"],
     );
 
+    // Properties a future Greenhouse may add, on request.
+    let mut future = settings(&s.partner);
+    future.add_unknown_fields = true;
+    s.sim.set_partner(future).unwrap();
+    let extra = s.send().await;
+    assert!(extra.request.get("requisition_hint").is_some());
+    assert!(extra.request["candidate"]["pronouns"].is_object());
+    assert_eq!(extra.request["candidate"]["email"], "ada@example.com");
+
     // What the partner received is what was recorded, with a fresh url per click
     // that is the sim's own PATCH endpoint, and ids that match the profile URL.
     let received = s.partner.received("send_test");
-    assert_eq!(received.len(), 2);
+    assert_eq!(received.len(), 3);
     assert_eq!(received[0].body, documented.request);
     assert_ne!(received[0].body["url"], received[1].body["url"]);
     assert_eq!(

@@ -429,6 +429,21 @@ impl SendTestRequest {
     }
 }
 
+/// Properties no partner has seen yet, at the top level and in `candidate`:
+/// Greenhouse "may add properties but will never change or remove them".
+pub fn add_unknown_fields(body: &mut Value) {
+    set_path(
+        body,
+        "requisition_hint",
+        Value::from("added by a future Greenhouse"),
+    );
+    set_path(
+        body,
+        "candidate.pronouns",
+        serde_json::json!({"subject": "she", "object": "her"}),
+    );
+}
+
 /// Set `a.b.c` in a JSON object, making the objects on the way.
 fn set_path(target: &mut Value, path: &str, value: Value) {
     let mut at = target;
