@@ -63,6 +63,8 @@ struct PartnerState {
     /// `test_status` answers by id; others get `default_status`, or 404.
     status_by_id: HashMap<String, Canned>,
     default_status: Option<Canned>,
+    /// The status `response_error` answers.
+    response_error_status: u16,
     received: Vec<Received>,
 }
 
@@ -176,7 +178,12 @@ async fn p_test_status(
 
 async fn p_response_error(State(p): State<Partner>, headers: HeaderMap, body: Bytes) -> Response {
     record(&p, "response_error", &headers, HashMap::new(), &body);
-    Json(json!({"status": 200})).into_response()
+    let status = p.lock().response_error_status;
+    (
+        StatusCode::from_u16(status).unwrap(),
+        Json(json!({"status": status})),
+    )
+        .into_response()
 }
 
 async fn spawn_partner() -> Partner {
@@ -194,6 +201,7 @@ async fn spawn_partner() -> Partner {
             send_test_ids: std::collections::VecDeque::new(),
             status_by_id: HashMap::new(),
             default_status: Some(Canned::json(200, json!({"partner_status": "sent"}))),
+            response_error_status: 200,
             received: Vec::new(),
         })),
     };
@@ -621,6 +629,30 @@ async fn send_test_bodies_match_the_request_examples() {
         "/people/{}?application_id={}",
         received[0].body["candidate"]["id"], received[0].body["application"]["id"]
     )));
+}
+
+#[tokio::test]
+async fn a_response_error_not_answered_200_is_recorded() {
+    let s = setup().await;
+    s.partner.lock().list_tests = answer_of("list_tests/invalid_numeric_test_id.json");
+    s.sim.list_tests(&s.org).await.unwrap();
+    s.partner.lock().response_error_status = 500;
+    s.sim.list_tests(&s.org).await.unwrap();
+    let posted = s.sim.response_errors();
+    assert_eq!(posted.len(), 2);
+    assert_eq!(
+        (posted[0].status, posted[0].problem.as_deref()),
+        (Some(200), None)
+    );
+    assert_eq!(posted[1].status, Some(500));
+    assert_eq!(
+        posted[1].problem.as_deref(),
+        Some("response_error answered HTTP 500; expected 200")
+    );
+    assert_eq!(
+        posted[0].body,
+        example("response_error/list_tests.json")["body"]
+    );
 }
 
 // ---------------------------------------------------------------- the PATCH endpoint
