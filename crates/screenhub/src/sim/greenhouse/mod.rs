@@ -10,7 +10,7 @@
 //!
 //! Self-contained on purpose: its wire types and checks (`wire`) are written
 //! from the notes, not shared with the hub, and proved against the fixed
-//! examples in `crates/screenhub/tests/examples/greenhouse/` ([`EXAMPLES_DIR`]).
+//! examples in `docs/greenhouse-examples/` ([`EXAMPLES_DIR`]).
 //!
 //! # Control API (JSON, for tests and scripts)
 //!
@@ -89,7 +89,10 @@ use state::{SimClock, State};
 
 /// The fixed examples the simulator is checked against; the hub's tests can
 /// read them too.
-pub const EXAMPLES_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/examples/greenhouse");
+pub const EXAMPLES_DIR: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../docs/greenhouse-examples"
+);
 
 /// Where a take-home test's PATCH URL lives on the sim.
 pub const TAKE_HOME_TESTS_PATH: &str = "/integrations/testing_partners/take_home_tests";

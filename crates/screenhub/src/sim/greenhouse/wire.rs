@@ -1,7 +1,7 @@
 //! Greenhouse's side of the Assessment Partner API, written from the protocol
 //! notes alone (not from the hub's code): the bodies Greenhouse sends and the
 //! checks it applies to every answer. Pure functions, no I/O, so the checks can
-//! be proved against the fixed examples in `tests/examples/greenhouse/`.
+//! be proved against the fixed examples in `docs/greenhouse-examples/`.
 //!
 //! Every message below is part of the simulator's contract: the examples hold
 //! them verbatim, and the partner receives them in `response_error`.
