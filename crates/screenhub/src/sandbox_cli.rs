@@ -60,6 +60,7 @@ pub struct FaultArgs {
     /// Share of requests held for --timeout-ms, then answered 504.
     #[arg(long, default_value_t = 0.0)]
     timeout_rate: f64,
+    /// How long a --timeout-rate request is held before its 504.
     #[arg(long, default_value_t = 60_000)]
     timeout_ms: u64,
     /// Share of requests answered 429.
@@ -125,6 +126,7 @@ pub struct SimVendorArgs {
     /// the candidate's email wins over both.
     #[arg(long = "outcome", value_parser = parse_outcome)]
     outcomes: Vec<(String, Scenario)>,
+    /// Make the random outcomes and report contents the same on every run.
     #[arg(long)]
     seed: Option<u64>,
 }
@@ -263,13 +265,16 @@ pub async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
     };
     let demo = Demo::start(setup).await?;
     let mut stdout = std::io::stdout();
-    demo.print_urls(&mut stdout)?;
     if !args.auto {
+        demo.print_urls(&mut stdout)?;
         println!("\nOpen the Ashby page and walk the flow as a recruiter. Ctrl-C stops the demo.");
         crate::cli::shutdown_signal().await;
         return demo.stop().await;
     }
-    println!();
+    // No URLs here: they stop working when --auto exits.
+    println!(
+        "Screenhub demo: the hub, a simulated Ashby and the reference vendor, in this process until the run ends.\n"
+    );
     let out: Arc<Mutex<dyn Write + Send>> = Arc::new(Mutex::new(std::io::stdout()));
     let report = run_auto(
         &demo,
@@ -280,6 +285,9 @@ pub async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
     .await?;
     print_summary(&report, &mut stdout)?;
     demo.stop().await?;
+    println!(
+        "\nTo click through the same flow yourself: screenhub demo (without --auto) keeps running until Ctrl-C."
+    );
     anyhow::ensure!(
         report.all_reached_ashby(),
         "some orders did not reach Ashby as the vendor decided"

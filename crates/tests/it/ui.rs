@@ -39,10 +39,9 @@ async fn sign_in(browser: &Browser, hub: &TestHub) {
 }
 
 #[tokio::test]
+#[ignore = "needs Chromium: scripts/install-browser, then --ignored (scripts/test does)"]
 async fn the_employer_connects_with_a_bad_key_then_a_good_one() {
-    let Some(browser) = Browser::start().await else {
-        return;
-    };
+    let browser = Browser::start().await;
     let hub = TestHub::spawn().await;
     let ashby = Ashby::start().await;
     let (account_id, link) = unconnected_account(&hub, &ashby).await;
@@ -155,10 +154,9 @@ async fn expired_and_unknown_connect_links_leak_nothing() {
 }
 
 #[tokio::test]
+#[ignore = "needs Chromium: scripts/install-browser, then --ignored (scripts/test does)"]
 async fn the_vendor_finds_an_order_by_email_and_reads_its_timeline() {
-    let Some(browser) = Browser::start().await else {
-        return;
-    };
+    let browser = Browser::start().await;
     let w = World::new().await;
     w.start("someone.else@example.com").await;
     let id = w.start("findme@example.com").await;
@@ -204,10 +202,9 @@ async fn the_vendor_finds_an_order_by_email_and_reads_its_timeline() {
 }
 
 #[tokio::test]
+#[ignore = "needs Chromium: scripts/install-browser, then --ignored (scripts/test does)"]
 async fn the_vendor_retries_a_dead_delivery_and_sees_it_succeed() {
-    let Some(browser) = Browser::start().await else {
-        return;
-    };
+    let browser = Browser::start().await;
     let w = World::new().await;
     w.receiver.fail_next(100);
     let id = w.start("dead@example.com").await;
@@ -254,10 +251,9 @@ async fn the_vendor_retries_a_dead_delivery_and_sees_it_succeed() {
 }
 
 #[tokio::test]
+#[ignore = "needs Chromium: scripts/install-browser, then --ignored (scripts/test does)"]
 async fn the_vendor_rotates_a_token() {
-    let Some(browser) = Browser::start().await else {
-        return;
-    };
+    let browser = Browser::start().await;
     let w = World::new().await;
     sign_in(&browser, &w.hub).await;
     browser.click("nav a[href='/dashboard/accounts']").await;
@@ -276,10 +272,9 @@ async fn the_vendor_rotates_a_token() {
 }
 
 #[tokio::test]
+#[ignore = "needs Chromium: scripts/install-browser, then --ignored (scripts/test does)"]
 async fn a_forged_form_is_rejected_and_signing_out_ends_the_session() {
-    let Some(browser) = Browser::start().await else {
-        return;
-    };
+    let browser = Browser::start().await;
     let w = World::new().await;
     sign_in(&browser, &w.hub).await;
     // A form the dashboard did not make: right cookie, wrong CSRF token.
@@ -399,10 +394,9 @@ async fn audited(hub: &TestHub, action: &str) -> serde_json::Value {
 }
 
 #[tokio::test]
+#[ignore = "needs Chromium: scripts/install-browser, then --ignored (scripts/test does)"]
 async fn the_vendor_edits_and_creates_packages() {
-    let Some(browser) = Browser::start().await else {
-        return;
-    };
+    let browser = Browser::start().await;
     let w = World::new().await;
     sign_in(&browser, &w.hub).await;
     browser.click("nav a[href='/dashboard/packages']").await;
@@ -482,10 +476,9 @@ async fn the_vendor_edits_and_creates_packages() {
 }
 
 #[tokio::test]
+#[ignore = "needs Chromium: scripts/install-browser, then --ignored (scripts/test does)"]
 async fn the_vendor_adds_a_webhook_endpoint_and_sees_its_secret_once() {
-    let Some(browser) = Browser::start().await else {
-        return;
-    };
+    let browser = Browser::start().await;
     let w = World::new().await;
     sign_in(&browser, &w.hub).await;
     browser.click("nav a[href='/dashboard/endpoints']").await;

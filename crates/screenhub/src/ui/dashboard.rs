@@ -128,10 +128,22 @@ pub(super) struct CsrfForm {
 #[template(path = "signin.html")]
 struct SignIn {
     error: Option<String>,
+    /// The command that makes a key this hub accepts (its own data directory
+    /// or database, not wherever the reader's shell happens to be).
+    create_key: String,
 }
 
-async fn sign_in_page() -> Response {
-    page(StatusCode::OK, &SignIn { error: None })
+impl SignIn {
+    fn new(state: &AppState, error: Option<String>) -> Self {
+        Self {
+            error,
+            create_key: crate::app::keys_create_command(&state.config),
+        }
+    }
+}
+
+async fn sign_in_page(State(state): State<AppState>) -> Response {
+    page(StatusCode::OK, &SignIn::new(&state, None))
 }
 
 #[derive(Deserialize)]
@@ -152,7 +164,7 @@ async fn sign_in(
             format!("Too many failed sign-ins from this address. Try again in {secs} seconds.");
         let mut response = page(
             StatusCode::TOO_MANY_REQUESTS,
-            &SignIn { error: Some(error) },
+            &SignIn::new(&state, Some(error)),
         );
         response
             .headers_mut()
@@ -168,15 +180,13 @@ async fn sign_in(
     let Some(key) = found else {
         state.auth_limiter.record_failure(ip);
         let error = if key.is_empty() {
-            "Paste a vendor API key (it starts with shk_)."
+            "Paste a vendor API key (it starts with shk_).".to_owned()
         } else {
-            "This API key is not valid; it may have been revoked. Check it, or create a new one with `screenhub keys create`."
+            "This API key is not valid for this hub; it may have been revoked, or made for another data directory. Check it, or create one as shown above.".to_owned()
         };
         return Ok(page(
             StatusCode::UNAUTHORIZED,
-            &SignIn {
-                error: Some(error.into()),
-            },
+            &SignIn::new(&state, Some(error)),
         ));
     };
     let now = state.now();
