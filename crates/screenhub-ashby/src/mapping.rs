@@ -105,7 +105,7 @@ pub fn assessment_update(
 }
 
 /// `about 5 minutes left`, `about 3 hours left`, `about 2 days left`.
-fn time_left(minutes: i64) -> String {
+pub fn time_left(minutes: i64) -> String {
     let (n, unit) = match minutes.max(0) {
         0 => return "finishing".to_owned(),
         m if m < 120 => (m, "minute"),
@@ -140,7 +140,7 @@ fn result_value(result: &OrderResult) -> DataValue {
 }
 
 /// `87 / 100`, or `87` without a maximum.
-fn score_text(score: &Score) -> String {
+pub fn score_text(score: &Score) -> String {
     match score.max {
         Some(max) => format!("{} / {}", number_text(score.value), number_text(max)),
         None => number_text(score.value),

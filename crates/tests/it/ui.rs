@@ -198,6 +198,49 @@ async fn the_vendor_finds_an_order_by_email_and_reads_its_timeline() {
         .await
         .contains("order.created"));
     browser.screenshot("dashboard-order-timeline").await;
+    assert!(
+        browser.text(".props").await.contains("Invited"),
+        "progress while in progress"
+    );
+
+    // Completed: the result reads as the ATS card shows it, and the progress
+    // the vendor reported before is gone.
+    let (status, body) = w
+        .hub
+        .put(
+            &format!("/v1/orders/{id}/result"),
+            json!({
+                "outcome": "review",
+                "report_url": "https://vendor.example/reports/42",
+                "summary": "One record to review",
+                "score": {"value": 87, "max": 100},
+                "screenings": [
+                    {"name": "Identity", "outcome": "pass"},
+                    {"name": "Criminal (county)", "outcome": "review", "detail": "1 record"}
+                ]
+            }),
+        )
+        .await;
+    assert!(status.is_success(), "{status} {body}");
+    let order_url = browser.current_url().await;
+    browser.open(&order_url).await;
+    let result = browser.text("#order-result").await;
+    for shown in [
+        "Needs review",
+        "https://vendor.example/reports/42",
+        "87 / 100",
+        "One record to review",
+        "Identity",
+        "Pass",
+        "Criminal (county)",
+        "1 record",
+    ] {
+        assert!(result.contains(shown), "{shown} in {result}");
+    }
+    assert!(!result.contains('{'), "not raw JSON: {result}");
+    let props = browser.text(".props").await;
+    assert!(!props.contains("Progress"), "no stale progress: {props}");
+    browser.screenshot("dashboard-order-result").await;
     browser.close().await;
 }
 

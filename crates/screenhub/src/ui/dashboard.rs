@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use screenhub_core::clock::Millis;
 use screenhub_core::delivery::DeliveryState;
-use screenhub_core::order::OrderStatus;
+use screenhub_core::order::{OrderResult, OrderStatus, Outcome};
 use screenhub_core::{AccountId, DeliveryId, OrderId};
 use screenhub_store::{
     AccountPatch, DashboardSession, Delivery, DeliveryFilter, Order, OrderFilter,
@@ -532,8 +532,65 @@ struct OrderPage {
     created: String,
     updated: String,
     extra: Vec<(&'static str, String)>,
+    result: Option<ResultView>,
     events: Vec<TimelineEntry>,
     deliveries: Vec<DeliveryRow>,
+}
+
+/// A result as the ATS's activity card shows it: the verdict, the link to the
+/// full report, the score and summary, and a verdict per screening.
+struct ResultView {
+    verdict: String,
+    /// The badge's class: `pass`, `fail`, `review` or `none`.
+    kind: &'static str,
+    report_url: String,
+    score: Option<String>,
+    summary: Option<String>,
+    screenings: Vec<ScreeningView>,
+    completed: String,
+}
+
+struct ScreeningView {
+    name: String,
+    verdict: &'static str,
+    kind: &'static str,
+    detail: Option<String>,
+}
+
+fn verdict(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Pass => "Pass",
+        Outcome::Fail => "Fail",
+        Outcome::Review => "Needs review",
+        Outcome::None => "Completed",
+    }
+}
+
+impl From<&OrderResult> for ResultView {
+    fn from(r: &OrderResult) -> Self {
+        let score = r.score.as_ref().map(screenhub_ashby::mapping::score_text);
+        Self {
+            verdict: match (r.outcome, &score) {
+                (Outcome::None, Some(score)) => score.clone(),
+                (outcome, _) => verdict(outcome).to_owned(),
+            },
+            kind: r.outcome.as_str(),
+            report_url: r.report_url.clone(),
+            score,
+            summary: r.summary.clone(),
+            screenings: r
+                .screenings
+                .iter()
+                .map(|s| ScreeningView {
+                    name: s.name.clone(),
+                    verdict: verdict(s.outcome),
+                    kind: s.outcome.as_str(),
+                    detail: s.detail.clone(),
+                })
+                .collect(),
+            completed: when(r.completed_at),
+        }
+    }
 }
 
 pub(super) fn not_found(what: &str) -> PageError {
@@ -589,8 +646,14 @@ async fn order(State(state): State<AppState>, op: Operator, Path(id): Path<Strin
         .unwrap_or_default();
     let (name, email) = candidate(&order);
     let mut extra = vec![("Application status (ATS)", order.application_status.clone())];
-    if let Some(p) = &order.progress_label {
-        extra.push(("Progress", p.clone()));
+    // The progress the vendor last reported means nothing once the order ended.
+    if order.status == OrderStatus::InProgress {
+        let label = order.progress_label.as_deref().unwrap_or("In progress");
+        let progress = match order.eta_minutes {
+            Some(eta) => format!("{label} ({})", screenhub_ashby::mapping::time_left(eta)),
+            None => label.to_owned(),
+        };
+        extra.push(("Progress", progress));
     }
     if let Some(r) = &order.cancel_reason {
         extra.push(("Cancelled", r.clone()));
@@ -598,9 +661,7 @@ async fn order(State(state): State<AppState>, op: Operator, Path(id): Path<Strin
     if let Some(r) = &order.failure_reason {
         extra.push(("Failure", r.clone()));
     }
-    if let Some(r) = &order.result {
-        extra.push(("Result", serde_json::to_string(r).unwrap_or_default()));
-    }
+
     Ok(page(
         StatusCode::OK,
         &OrderPage {
@@ -618,6 +679,7 @@ async fn order(State(state): State<AppState>, op: Operator, Path(id): Path<Strin
             created: when(order.created_at),
             updated: when(order.updated_at),
             extra,
+            result: order.result.as_ref().map(ResultView::from),
             events: events
                 .iter()
                 .map(|e| TimelineEntry {
