@@ -1227,3 +1227,18 @@ async fn seeded_faults_repeat_exactly() {
     assert_eq!(first, run().await);
     assert!(first.contains(&200) && first.contains(&500), "{first:?}");
 }
+
+#[test]
+fn a_jobs_pipeline_lists_each_person_once() {
+    for seed in 0..20 {
+        let sim = AshbySim::with_seed(SimConfig::default(), seed);
+        let emails: Vec<String> = sim
+            .pipeline()
+            .candidates
+            .iter()
+            .map(|c| c.candidate["email"].as_str().unwrap().to_owned())
+            .collect();
+        let distinct: std::collections::HashSet<&String> = emails.iter().collect();
+        assert_eq!(distinct.len(), emails.len(), "seed {seed}: {emails:?}");
+    }
+}
