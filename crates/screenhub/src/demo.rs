@@ -262,7 +262,7 @@ impl Demo {
         )?;
         writeln!(
             out,
-            "  Later, the hub dashboard:                       {}/dashboard",
+            "  The hub dashboard:                              {}/dashboard",
             self.hub.url()
         )?;
         writeln!(

@@ -235,3 +235,24 @@ async fn the_demo_setup_retries_through_injected_faults() {
     }
     assert!(retries > 0, "at 80% faults some setup call was retried");
 }
+
+/// The demo's dashboard is not a dead end: the key it prints signs in.
+#[tokio::test]
+async fn the_demo_prints_a_key_that_signs_in_to_its_dashboard() {
+    let demo = Demo::start(setup(Faults::default())).await.unwrap();
+    let mut printed = Vec::new();
+    demo.print_urls(&mut printed).unwrap();
+    let printed = String::from_utf8(printed).unwrap();
+    assert!(printed.contains(&demo.dashboard_key), "{printed}");
+    let res = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{}/dashboard/sign-in", demo.hub.url()))
+        .form(&[("api_key", demo.dashboard_key.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "signed in");
+    demo.stop().await.unwrap();
+}

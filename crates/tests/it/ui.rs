@@ -791,3 +791,29 @@ async fn every_dashboard_list_pages() {
         assert_eq!((seen, pages), (total, 2), "{list}");
     }
 }
+
+/// The sign-in page's advice writes a key into this hub's own database, not
+/// into a `screenhub-data` wherever the reader's shell stands.
+#[tokio::test]
+async fn the_sign_in_page_says_how_to_make_a_key_for_this_hub() {
+    let hub = screenhub_tests::TestHub::spawn().await;
+    let page = hub
+        .http
+        .get(format!("{}/dashboard/sign-in", hub.url()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let expected = if screenhub_tests::on_postgres() {
+        "--database-url".to_owned()
+    } else {
+        format!(
+            "--data-dir {}",
+            screenhub::app::absolute(&hub.config.data_dir).display()
+        )
+    };
+    assert!(page.contains("screenhub keys create"), "{page}");
+    assert!(page.contains(&expected), "{expected} in {page}");
+}
