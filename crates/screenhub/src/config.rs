@@ -83,7 +83,12 @@ where
 /// `HOST:PORT`, where HOST is an IP address or `localhost` (the loopback
 /// address, as people type it).
 fn host_and_port<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
-    let text = String::deserialize(d)?;
+    parse_listen(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+}
+
+/// An address to listen on, `HOST:PORT`; `localhost` is the IPv4 loopback.
+/// Every `--listen` flag takes this form.
+pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
     let parsed = match text.strip_prefix("localhost:") {
         Some(port) => port
             .parse::<u16>()
@@ -92,9 +97,7 @@ fn host_and_port<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error
         None => text.parse().ok(),
     };
     parsed.ok_or_else(|| {
-        serde::de::Error::custom(format!(
-            "`{text}` is not HOST:PORT (e.g. 127.0.0.1:8080, localhost:8080 or 0.0.0.0:8080)"
-        ))
+        format!("`{text}` is not HOST:PORT (e.g. 127.0.0.1:8080, localhost:8080 or 0.0.0.0:8080)")
     })
 }
 

@@ -24,7 +24,7 @@ pub enum SimCommand {
 
 #[derive(Args)]
 pub struct SimAshbyArgs {
-    #[arg(long, default_value = "127.0.0.1:8081")]
+    #[arg(long, default_value = "127.0.0.1:8081", value_parser = crate::config::parse_listen)]
     listen: SocketAddr,
     /// An Ashby API key the sim accepts (repeat for more).
     #[arg(long = "api-key")]
@@ -104,7 +104,7 @@ impl FaultArgs {
 
 #[derive(Args)]
 pub struct SimVendorArgs {
-    #[arg(long, default_value = "127.0.0.1:8082")]
+    #[arg(long, default_value = "127.0.0.1:8082", value_parser = crate::config::parse_listen)]
     listen: SocketAddr,
     /// The hub's base URL.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
@@ -155,13 +155,13 @@ pub struct DemoArgs {
     #[arg(long)]
     data_dir: Option<PathBuf>,
     /// The hub's address (default 127.0.0.1:8080; any free port with --auto).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::config::parse_listen)]
     listen: Option<SocketAddr>,
     /// The Ashby simulator's address (default 127.0.0.1:8081).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::config::parse_listen)]
     ashby_listen: Option<SocketAddr>,
     /// The reference vendor's address (default 127.0.0.1:8082).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::config::parse_listen)]
     vendor_listen: Option<SocketAddr>,
     /// With --auto: how long an order may take to reach its end in Ashby.
     #[arg(long, default_value_t = 60)]

@@ -2,6 +2,8 @@
 //! they typed, one data directory per hub, commands that do not create
 //! databases by accident, logs without colour codes in a file.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -10,12 +12,7 @@ use std::time::{Duration, Instant};
 fn screenhub(dir: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_screenhub"));
     command.current_dir(dir).args(args);
-    // The caller's environment must not change what is tested.
-    for (name, _) in std::env::vars() {
-        if name.starts_with("SCREENHUB_") || name == "RUST_LOG" {
-            command.env_remove(name);
-        }
-    }
+    common::without_callers_settings(&mut command);
     command
 }
 

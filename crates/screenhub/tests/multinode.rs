@@ -15,12 +15,16 @@
 //!
 //! `bench_start_throughput` is the multi-node benchmark (see BENCHMARKS.md).
 
+mod common;
+
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use common::free_port;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -213,14 +217,6 @@ impl Cluster {
             })
             .collect()
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A TCP load balancer: each new connection goes to the next node in turn,
@@ -1248,7 +1244,7 @@ async fn measure_starts(label: &str, nodes: usize, database_url: &str) -> String
     )
 }
 
-/// `cargo test --release -p screenhub --test multinode bench_start_throughput -- --ignored --nocapture`
+/// `cargo test --release --workspace --test multinode bench_start_throughput -- --ignored --nocapture`
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a benchmark; see BENCHMARKS.md"]
 async fn bench_start_throughput() {
