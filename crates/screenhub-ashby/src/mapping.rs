@@ -16,13 +16,16 @@ pub mod ids {
     pub const RESULT: &str = "result";
     pub const REPORT: &str = "report";
     pub const CANCELLED_REASON: &str = "cancelled_reason";
-    pub const ETA_MINUTES: &str = "eta_minutes";
     pub const SCORE: &str = "score";
     pub const SCORE_MAX: &str = "score_max";
     pub const SUMMARY: &str = "summary";
     /// Prefix of one field per screening in a result.
     pub const SCREENING_PREFIX: &str = "screening_";
 }
+
+/// How the cancellation reason of a failed check begins: Ashby has no
+/// "failed" state, and this is how Ashby's users (and the demo) tell one.
+pub const FAILED_REASON: &str = "Could not be completed";
 
 /// What happened to the order.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -58,14 +61,15 @@ pub fn assessment_update(
                 .map(str::trim)
                 .filter(|l| !l.is_empty())
                 .unwrap_or("In progress");
-            update.assessment_status = Some(status(label));
-            if let Some(eta) = eta_minutes {
-                update.metadata = Some(vec![DataValue::duration_minutes(
-                    ids::ETA_MINUTES,
-                    "Estimated time remaining",
-                    eta.max(0),
-                )]);
-            }
+            // The ETA goes in the status text, not in a metadata field: Ashby
+            // keeps a metadata field until it is overwritten and has no way to
+            // remove one, so a finished check would go on showing time
+            // remaining. The status is replaced by every later update.
+            let text = match eta_minutes {
+                Some(eta) => format!("{label} ({})", time_left(eta)),
+                None => label.to_owned(),
+            };
+            update.assessment_status = Some(status(&text));
         }
         UpdateKind::Completed(result) => {
             update.assessment_status = Some(status("Completed"));
@@ -90,14 +94,26 @@ pub fn assessment_update(
         UpdateKind::Failed { reason } => {
             let reason = reason.trim();
             let text = if reason.is_empty() {
-                "Could not be completed".to_owned()
+                FAILED_REASON.to_owned()
             } else {
-                format!("Could not be completed: {reason}")
+                format!("{FAILED_REASON}: {reason}")
             };
             update.cancelled_reason = Some(cancelled(text));
         }
     }
     update
+}
+
+/// `about 5 minutes left`, `about 3 hours left`, `about 2 days left`.
+pub fn time_left(minutes: i64) -> String {
+    let (n, unit) = match minutes.max(0) {
+        0 => return "finishing".to_owned(),
+        m if m < 120 => (m, "minute"),
+        m if m < 48 * 60 => ((m + 30) / 60, "hour"),
+        m => ((m + 12 * 60) / (24 * 60), "day"),
+    };
+    let plural = if n == 1 { "" } else { "s" };
+    format!("about {n} {unit}{plural} left")
 }
 
 fn status(text: &str) -> DataValue {
@@ -124,7 +140,7 @@ fn result_value(result: &OrderResult) -> DataValue {
 }
 
 /// `87 / 100`, or `87` without a maximum.
-fn score_text(score: &Score) -> String {
+pub fn score_text(score: &Score) -> String {
     match score.max {
         Some(max) => format!("{} / {}", number_text(score.value), number_text(max)),
         None => number_text(score.value),
@@ -342,28 +358,25 @@ mod tests {
         });
         assert_eq!(
             u.assessment_status.as_ref().unwrap().value,
-            json!("Candidate invited")
+            json!("Candidate invited (about 90 minutes left)")
         );
-        let eta = &u.metadata.as_ref().unwrap()[0];
+        assert!(u.metadata.is_none(), "no field that outlives the progress");
+        let status_with = |eta| {
+            build(UpdateKind::Progress {
+                label: None,
+                eta_minutes: Some(eta),
+            })
+            .assessment_status
+            .unwrap()
+            .value
+        };
+        assert_eq!(status_with(-5), json!("In progress (finishing)"));
+        assert_eq!(status_with(1), json!("In progress (about 1 minute left)"));
+        assert_eq!(status_with(150), json!("In progress (about 3 hours left)"));
         assert_eq!(
-            (
-                eta.identifier.as_str(),
-                eta.label.as_str(),
-                eta.r#type,
-                &eta.value
-            ),
-            (
-                "eta_minutes",
-                "Estimated time remaining",
-                DataValueType::NumericDurationMinutes,
-                &json!(90)
-            )
+            status_with(3 * 24 * 60),
+            json!("In progress (about 3 days left)")
         );
-        let u = build(UpdateKind::Progress {
-            label: None,
-            eta_minutes: Some(-5),
-        });
-        assert_eq!(u.metadata.unwrap()[0].value, json!(0));
     }
 
     #[test]

@@ -147,15 +147,6 @@ impl DataValue {
         )
     }
 
-    pub fn duration_minutes(identifier: &str, label: &str, minutes: i64) -> Self {
-        Self::new(
-            identifier,
-            label,
-            DataValueType::NumericDurationMinutes,
-            Value::from(minutes),
-        )
-    }
-
     pub fn with_description(mut self, description: Option<String>) -> Self {
         self.description = description;
         self

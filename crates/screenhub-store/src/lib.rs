@@ -99,12 +99,29 @@ pub struct Store {
     pub(crate) cache: std::sync::Arc<cache::ReadCache>,
 }
 
+/// One connection before the pool: a wrong address, role or password fails
+/// at once with its own cause, where the pool would retry until its acquire
+/// timeout and then report only that it timed out.
+async fn probe_postgres(opts: &PgConnectOptions) -> StoreResult<()> {
+    use sqlx::{ConnectOptions, Connection};
+    let where_ = format!("{}:{}", opts.get_host(), opts.get_port());
+    let connection = tokio::time::timeout(Duration::from_secs(5), opts.connect())
+        .await
+        .map_err(|_| {
+            StoreError::Config(format!("PostgreSQL at {where_} did not answer within 5 s"))
+        })?
+        .map_err(|e| StoreError::Config(format!("connecting to PostgreSQL at {where_}: {e}")))?;
+    connection.close().await?;
+    Ok(())
+}
+
 impl Store {
     /// Open the database named by `url` (`sqlite://path` or `postgres://…`),
     /// creating a SQLite file if needed. Does not migrate.
     pub async fn connect(url: &str, cipher: Cipher) -> StoreResult<Self> {
         let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(url)?;
+            probe_postgres(&opts).await?;
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(10))

@@ -1,6 +1,7 @@
 //! One store conformance suite, instantiated for SQLite and PostgreSQL.
-//! PostgreSQL runs when SCREENHUB_TEST_DATABASE_URL is set (each test gets its
-//! own database); otherwise those tests say they were skipped.
+//! The PostgreSQL tests are ignored unless asked for (`-- --ignored`, which
+//! `scripts/test` passes when SCREENHUB_TEST_DATABASE_URL is set); each gets a
+//! database of its own, dropped when it ends.
 
 use screenhub_core::delivery::{DeliveryState, DeliveryTarget};
 use screenhub_core::event::EventType;
@@ -20,19 +21,16 @@ async fn sqlite_store() -> (Store, tempfile::TempDir) {
     (store, dir)
 }
 
-async fn postgres_store() -> Option<Store> {
-    let Ok(base) = std::env::var("SCREENHUB_TEST_DATABASE_URL") else {
-        eprintln!("SKIPPED: PostgreSQL store tests (set SCREENHUB_TEST_DATABASE_URL to run them)");
-        return None;
-    };
-    let url = screenhub_store::testing::fresh_postgres_database(&base)
+/// A store on a database of its own, dropped when the guard is.
+async fn postgres_store() -> (Store, testing::TestDatabase) {
+    let db = testing::fresh_postgres_database(&testing::postgres_base_url())
         .await
         .unwrap();
-    let store = Store::connect(&url, Cipher::new(&MasterKey::generate()))
+    let store = Store::connect(db.url(), Cipher::new(&MasterKey::generate()))
         .await
         .unwrap();
     store.migrate().await.unwrap();
-    Some(store)
+    (store, db)
 }
 
 macro_rules! conformance {
@@ -41,7 +39,8 @@ macro_rules! conformance {
             $(#[tokio::test] async fn $name() { let (s, _dir) = super::sqlite_store().await; super::$name(s).await; })*
         }
         mod postgres {
-            $(#[tokio::test] async fn $name() { if let Some(s) = super::postgres_store().await { super::$name(s).await; } })*
+            $(#[tokio::test] #[ignore = "needs PostgreSQL: set SCREENHUB_TEST_DATABASE_URL, run with --ignored (scripts/test does)"]
+              async fn $name() { let (s, _db) = super::postgres_store().await; super::$name(s).await; })*
         }
     };
 }
@@ -1209,16 +1208,10 @@ mod postgres_multinode {
     use super::*;
     use sqlx::Connection;
 
-    async fn fresh_url() -> Option<String> {
-        let Ok(base) = std::env::var("SCREENHUB_TEST_DATABASE_URL") else {
-            eprintln!("SKIPPED: PostgreSQL multi-node tests (set SCREENHUB_TEST_DATABASE_URL)");
-            return None;
-        };
-        Some(
-            screenhub_store::testing::fresh_postgres_database(&base)
-                .await
-                .unwrap(),
-        )
+    async fn fresh_db() -> testing::TestDatabase {
+        testing::fresh_postgres_database(&testing::postgres_base_url())
+            .await
+            .unwrap()
     }
 
     async fn open(url: &str, key: &MasterKey) -> Store {
@@ -1228,8 +1221,10 @@ mod postgres_multinode {
     /// Nodes starting together on a fresh database: each migrates, none fails,
     /// and every migration is applied exactly once.
     #[tokio::test]
+    #[ignore = "needs PostgreSQL: set SCREENHUB_TEST_DATABASE_URL, run with --ignored (scripts/test does)"]
     async fn concurrent_migrations_do_not_race() {
-        let Some(url) = fresh_url().await else { return };
+        let db = fresh_db().await;
+        let url = db.url().to_owned();
         let key = MasterKey::generate();
         let mut starts = tokio::task::JoinSet::new();
         for _ in 0..8 {
@@ -1266,8 +1261,10 @@ mod postgres_multinode {
     /// not be skipped by a reader that already moved past the later one: the
     /// reader waits for it instead.
     #[tokio::test]
+    #[ignore = "needs PostgreSQL: set SCREENHUB_TEST_DATABASE_URL, run with --ignored (scripts/test does)"]
     async fn events_feed_never_skips_an_event_that_commits_late() {
-        let Some(url) = fresh_url().await else { return };
+        let db = fresh_db().await;
+        let url = db.url().to_owned();
         let s = open(&url, &MasterKey::generate()).await;
         s.migrate().await.unwrap();
         // A slow writer: its event is numbered first but commits last.
@@ -1304,8 +1301,10 @@ mod postgres_multinode {
 
     /// A writer that rolls back leaves a gap, which the reader passes.
     #[tokio::test]
+    #[ignore = "needs PostgreSQL: set SCREENHUB_TEST_DATABASE_URL, run with --ignored (scripts/test does)"]
     async fn events_feed_passes_a_rolled_back_event() {
-        let Some(url) = fresh_url().await else { return };
+        let db = fresh_db().await;
+        let url = db.url().to_owned();
         let s = open(&url, &MasterKey::generate()).await;
         s.migrate().await.unwrap();
         let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
@@ -1326,8 +1325,10 @@ mod postgres_multinode {
     /// Many writers at once: the feed, read concurrently in pages, sees every
     /// event exactly once.
     #[tokio::test]
+    #[ignore = "needs PostgreSQL: set SCREENHUB_TEST_DATABASE_URL, run with --ignored (scripts/test does)"]
     async fn events_feed_sees_every_event_under_concurrent_writers() {
-        let Some(url) = fresh_url().await else { return };
+        let db = fresh_db().await;
+        let url = db.url().to_owned();
         let s = open(&url, &MasterKey::generate()).await;
         s.migrate().await.unwrap();
         const WRITERS: usize = 8;
@@ -1363,8 +1364,10 @@ mod postgres_multinode {
 
     /// Work announced by one node wakes a listener on another.
     #[tokio::test]
+    #[ignore = "needs PostgreSQL: set SCREENHUB_TEST_DATABASE_URL, run with --ignored (scripts/test does)"]
     async fn announced_work_wakes_listeners() {
-        let Some(url) = fresh_url().await else { return };
+        let db = fresh_db().await;
+        let url = db.url().to_owned();
         let key = MasterKey::generate();
         let writer = open(&url, &key).await;
         writer.migrate().await.unwrap();

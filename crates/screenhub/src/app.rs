@@ -116,6 +116,130 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     }
 }
 
+/// The SQLite database file, when the configuration uses the data directory's.
+fn sqlite_file(config: &Config) -> Option<std::path::PathBuf> {
+    let url = config.database_url();
+    let path = url.strip_prefix("sqlite://")?.split('?').next()?;
+    Some(std::path::PathBuf::from(path))
+}
+
+/// Open a database that must already exist: for commands that read or change
+/// what `serve` keeps, where a mistyped `--data-dir` (or running from another
+/// directory) must not quietly create an empty database.
+pub async fn open_existing_store(config: &Config) -> anyhow::Result<Store> {
+    require_database(config)?;
+    open_store(config).await
+}
+
+/// Refuse a SQLite data directory that holds no database.
+pub fn require_database(config: &Config) -> anyhow::Result<()> {
+    if let Some(file) = sqlite_file(config) {
+        anyhow::ensure!(
+            file.exists(),
+            "there is no Screenhub database in {}: pass the data directory `screenhub serve` uses \
+             (--data-dir or SCREENHUB_DATA_DIR), or its --database-url",
+            absolute(file.parent().unwrap_or(&config.data_dir)).display()
+        );
+    }
+    Ok(())
+}
+
+/// Open (and create when new) the database, saying so when it is new, so that
+/// a database made in an unexpected directory does not go unnoticed.
+pub async fn open_or_create_store(config: &Config) -> anyhow::Result<Store> {
+    if let Some(file) = sqlite_file(config).filter(|f| !f.exists()) {
+        eprintln!(
+            "note: created a new database in {} (use --data-dir for another one)",
+            absolute(file.parent().unwrap_or(&config.data_dir)).display()
+        );
+    }
+    open_store(config).await
+}
+
+/// The `screenhub keys create` command that writes a key into this hub's own
+/// database: its data directory (as an absolute path) or its database URL.
+pub fn keys_create_command(config: &Config) -> String {
+    let place = match sqlite_file(config) {
+        Some(file) => format!(
+            "--data-dir {}",
+            absolute(file.parent().unwrap_or(&config.data_dir)).display()
+        ),
+        // Not the URL itself: the sign-in page is public.
+        None => "--database-url <the hub's database URL>".to_owned(),
+    };
+    format!("screenhub keys create --name \"my name\" {place}")
+}
+
+/// A path as people can find it again, whatever directory they stand in.
+pub fn absolute(path: &Path) -> std::path::PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+}
+
+/// An exclusive claim on a SQLite data directory, held while the hub runs,
+/// so that a second `serve` on the same files is refused instead of sharing
+/// them. Released by the operating system when the process ends, however it
+/// ends.
+pub struct DataDirLock {
+    _file: std::fs::File,
+}
+
+/// Claim the data directory for this process (no-op on PostgreSQL, where
+/// several nodes share a database by design). The lock file names the holder,
+/// so the refusal can name it too.
+pub fn lock_data_dir(config: &Config) -> anyhow::Result<Option<DataDirLock>> {
+    if sqlite_file(config).is_none() {
+        return Ok(None);
+    }
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+    let path = config.data_dir.join("screenhub.lock");
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    if !try_lock_exclusive(&file)? {
+        let holder = std::fs::read_to_string(&path).unwrap_or_default();
+        anyhow::bail!(
+            "the data directory {} is in use by another screenhub process ({}); \
+             stop it first, or pass another --data-dir",
+            absolute(&config.data_dir).display(),
+            holder.trim()
+        );
+    }
+    use std::io::Write;
+    let command: Vec<String> = std::env::args().collect();
+    file.set_len(0)?;
+    write!(
+        file,
+        "pid {}, `{}`, since {}",
+        std::process::id(),
+        command.join(" "),
+        screenhub_core::clock::rfc3339(SystemClock.now_ms())
+    )?;
+    file.sync_all()?;
+    Ok(Some(DataDirLock { _file: file }))
+}
+
+#[cfg(unix)]
+fn try_lock_exclusive(file: &std::fs::File) -> anyhow::Result<bool> {
+    use rustix::fs::{flock, FlockOperation};
+    match flock(file, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(true),
+        Err(rustix::io::Errno::WOULDBLOCK) => Ok(false),
+        Err(e) => {
+            Err(anyhow::Error::new(std::io::Error::from(e)).context("locking the data directory"))
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn try_lock_exclusive(_file: &std::fs::File) -> anyhow::Result<bool> {
+    Ok(true)
+}
+
 /// Re-encrypt every secret and all candidate data under a new master key, then
 /// make it the key file. Crash-safe: the new key is on disk before the database
 /// moves, and `open_store` finishes the job if the process dies in between.
@@ -265,8 +389,11 @@ pub fn init_tracing(format: crate::config::LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    // Colours only for a person at a terminal, not in a file or a log collector.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     let _ = match format {
         crate::config::LogFormat::Json => builder.json().try_init(),

@@ -10,7 +10,7 @@ use screenhub_core::clock::{rfc3339, Clock, SystemClock};
 use screenhub_store::NewAccount;
 use serde_json::json;
 
-use crate::app::{open_store, Hub, Roles};
+use crate::app::{open_existing_store, open_or_create_store, Hub, Roles};
 use crate::config::{Config, Overrides};
 
 #[derive(Parser)]
@@ -79,6 +79,7 @@ struct ServeArgs {
 enum KeysCommand {
     /// Create a vendor API key; it is printed once.
     Create {
+        /// What the key is for, e.g. "billing backend" (shown in lists and the audit log).
         #[arg(long)]
         name: String,
         /// Print `{"id", "api_key"}`.
@@ -89,6 +90,9 @@ enum KeysCommand {
     },
     /// List vendor API keys (never their secrets).
     List {
+        /// One JSON object per line: id, name, prefix, created_at, revoked_at.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         db: DbArgs,
     },
@@ -98,8 +102,9 @@ enum KeysCommand {
         #[command(flatten)]
         db: DbArgs,
     },
-    /// Revoke a vendor API key.
+    /// Revoke a vendor API key: requests with it are refused from now on.
     Revoke {
+        /// The key's id (`key_…`, from `screenhub keys list`), not the secret.
         id: String,
         #[command(flatten)]
         db: DbArgs,
@@ -108,8 +113,9 @@ enum KeysCommand {
 
 #[derive(Subcommand)]
 enum AccountsCommand {
-    /// Create an employer account and print its External Trigger Token once.
+    /// Create an employer account and print its External Trigger Token.
     Create {
+        /// The employer's name, e.g. "Acme Corp".
         #[arg(long)]
         name: String,
         /// Ashby's public API base URL for this account (default: Ashby's).
@@ -118,6 +124,7 @@ enum AccountsCommand {
         /// `production` or `test`.
         #[arg(long, default_value = "production")]
         environment: String,
+        /// Print `{"id", "external_trigger_token", "ats_partner_base_url"}`.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -126,6 +133,7 @@ enum AccountsCommand {
     /// Erase an account and everything it owns (orders, candidate data,
     /// timeline, deliveries, tokens). Irreversible.
     Erase {
+        /// The account id (`acct_…`).
         id: String,
         /// Confirm: without it nothing is erased.
         #[arg(long)]
@@ -135,6 +143,7 @@ enum AccountsCommand {
     },
     /// List accounts.
     List {
+        /// One JSON object per line: id, name, status, status_reason.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -161,10 +170,28 @@ pub fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its causes on one line, each cause said once: libraries often
+/// repeat their source's message in their own (`database error: X: X`).
+fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        let text = text.trim();
+        if text.is_empty() || line.contains(text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(text);
+    }
+    line.replace('\n', " ")
 }
 
 fn load(
@@ -194,6 +221,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 Roles::default()
             };
+            let _lock = crate::app::lock_data_dir(&config)?;
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
                 .with_context(|| format!("listening on {}", config.listen))?;
@@ -216,7 +244,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Migrate(db) => {
             let config = load(file, &db, None)?;
-            open_store(&config).await?;
+            open_or_create_store(&config).await?;
             println!(
                 "database is up to date: {}",
                 crate::app::redact(&config.database_url())
@@ -225,7 +253,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Keys(KeysCommand::Create { name, json, db }) => {
             let config = load(file, &db, None)?;
-            let store = open_store(&config).await?;
+            let store = open_or_create_store(&config).await?;
             let name =
                 crate::api::v1::validate_name(&name).map_err(|e| anyhow::anyhow!(e.message))?;
             let (key, secret) = store.create_api_key(&name, SystemClock.now_ms()).await?;
@@ -251,9 +279,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Keys(KeysCommand::List { db }) => {
-            let store = open_store(&load(file, &db, None)?).await?;
+        Command::Keys(KeysCommand::List { json, db }) => {
+            let store = open_existing_store(&load(file, &db, None)?).await?;
             for key in store.list_api_keys().await? {
+                if json {
+                    println!(
+                        "{}",
+                        json!({
+                            "id": key.id,
+                            "name": key.name,
+                            "prefix": key.prefix,
+                            "created_at": rfc3339(key.created_at),
+                            "revoked_at": key.revoked_at.map(rfc3339),
+                        })
+                    );
+                    continue;
+                }
                 let state = key
                     .revoked_at
                     .map(|t| format!("revoked {}", rfc3339(t)))
@@ -270,8 +311,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Keys(KeysCommand::RotateMaster { db }) => {
             let config = load(file, &db, None)?;
+            crate::app::require_database(&config)?;
             let resealed = crate::app::rotate_master_key(&config).await?;
-            let store = open_store(&config).await?;
+            let store = open_existing_store(&config).await?;
             store
                 .record_audit(
                     "cli",
@@ -285,7 +327,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Keys(KeysCommand::Revoke { id, db }) => {
-            let store = open_store(&load(file, &db, None)?).await?;
+            let store = open_existing_store(&load(file, &db, None)?).await?;
             let id = id.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
             store
                 .revoke_api_key(&id, SystemClock.now_ms())
@@ -311,7 +353,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             db,
         }) => {
             let config = load(file, &db, None)?;
-            let store = open_store(&config).await?;
+            let store = open_or_create_store(&config).await?;
             let name =
                 crate::api::v1::validate_name(&name).map_err(|e| anyhow::anyhow!(e.message))?;
             let environment = Environment::parse(&environment)
@@ -349,7 +391,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Accounts(AccountsCommand::Erase { id, yes, db }) => {
-            let store = open_store(&load(file, &db, None)?).await?;
+            let store = open_existing_store(&load(file, &db, None)?).await?;
             let id: screenhub_core::AccountId = id.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
             let account = store
                 .get_account(&id)
@@ -375,7 +417,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Accounts(AccountsCommand::List { json, db }) => {
-            let store = open_store(&load(file, &db, None)?).await?;
+            let store = open_existing_store(&load(file, &db, None)?).await?;
             let accounts = store.list_accounts(None, 1000).await?;
             for a in accounts {
                 if json {
@@ -401,7 +443,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             db,
         }) => {
             let config = load(file, &db, None)?;
-            let store = open_store(&config).await?;
+            let store = open_existing_store(&config).await?;
             let account = account
                 .parse()
                 .map_err(|_| anyhow::anyhow!("`{account}` is not an account id (acct_…)"))?;

@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use figment::providers::{Env, Format, Serialized, Toml};
-use figment::Figment;
+use figment::value::{Dict, Map};
+use figment::{Figment, Metadata, Profile, Provider};
 use ipnet::IpNet;
 use screenhub_core::retry::RetrySchedule;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -15,6 +16,7 @@ pub const DEFAULT_TOML: &str = include_str!("../../../config.default.toml");
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    #[serde(deserialize_with = "host_and_port")]
     pub listen: SocketAddr,
     pub public_url: String,
     pub data_dir: PathBuf,
@@ -78,6 +80,27 @@ where
     }
 }
 
+/// `HOST:PORT`, where HOST is an IP address or `localhost` (the loopback
+/// address, as people type it).
+fn host_and_port<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    parse_listen(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+}
+
+/// An address to listen on, `HOST:PORT`; `localhost` is the IPv4 loopback.
+/// Every `--listen` flag takes this form.
+pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    let parsed = match text.strip_prefix("localhost:") {
+        Some(port) => port
+            .parse::<u16>()
+            .ok()
+            .map(|port| SocketAddr::from(([127, 0, 0, 1], port))),
+        None => text.parse().ok(),
+    };
+    parsed.ok_or_else(|| {
+        format!("`{text}` is not HOST:PORT (e.g. 127.0.0.1:8080, localhost:8080 or 0.0.0.0:8080)")
+    })
+}
+
 /// Overrides from command-line flags (only those given).
 #[derive(Debug, Default, Serialize)]
 pub struct Overrides {
@@ -107,12 +130,23 @@ impl Config {
                 .merge(Env::prefixed("SCREENHUB_").filter(|k| {
                     k != "config" && !k.as_str().to_ascii_lowercase().starts_with("test_")
                 }))
-                .merge(Serialized::defaults(overrides));
+                .merge(Flags(overrides));
         let config: Config = figment
             .extract()
-            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
-        config.validate()?;
+            .map_err(|e| anyhow::anyhow!(describe_errors(e)))?;
+        config
+            .validate()
+            .map_err(|e| anyhow::anyhow!(name_the_origin(&figment, &e.to_string())))?;
         Ok(config)
+    }
+
+    /// Every setting's name, as the TOML file spells it.
+    fn keys() -> Vec<String> {
+        Figment::new()
+            .merge(Toml::string(DEFAULT_TOML))
+            .extract::<Dict>()
+            .map(|d| d.into_keys().collect())
+            .unwrap_or_default()
     }
 
     /// Defaults only (tests and the demo start from here).
@@ -172,6 +206,80 @@ impl Config {
     }
 }
 
+/// Command-line flags as a configuration layer, so that errors name the flag
+/// (`--listen`) rather than a place in this file.
+struct Flags<'a>(&'a Overrides);
+
+impl Provider for Flags<'_> {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(FLAGS)
+    }
+
+    fn data(&self) -> figment::Result<Map<Profile, Dict>> {
+        Serialized::defaults(self.0).data()
+    }
+}
+
+const FLAGS: &str = "command-line flag";
+
+/// Where a setting came from, spelled as the person typed it:
+/// `--listen`, `SCREENHUB_LISTEN`, `listen in /etc/screenhub.toml`.
+fn origin(metadata: Option<&Metadata>, key: &str) -> String {
+    let Some(metadata) = metadata else {
+        return format!("`{key}`");
+    };
+    if metadata.name == FLAGS {
+        format!("--{}", key.replace('_', "-"))
+    } else if metadata.name.contains("environment variable") {
+        format!("SCREENHUB_{}", key.to_ascii_uppercase())
+    } else if let Some(figment::Source::File(path)) = &metadata.source {
+        format!("`{key}` in {}", path.display())
+    } else {
+        format!("`{key}`")
+    }
+}
+
+/// figment's errors, one line each, naming the flag, variable or file entry
+/// at fault and the form it expects (not a place in this crate's source).
+fn describe_errors(error: figment::Error) -> String {
+    let lines: Vec<String> = error
+        .into_iter()
+        .map(|e| {
+            if let figment::error::Kind::UnknownField(field, _) = &e.kind {
+                return format!(
+                    "{} is not a setting (the settings are {}; see config.default.toml)",
+                    origin(e.metadata.as_ref(), field),
+                    Config::keys().join(", ")
+                );
+            }
+            let key = e.path.join(".");
+            let kind = match &e.kind {
+                figment::error::Kind::Message(m) => m.clone(),
+                other => other.to_string(),
+            };
+            format!("{}: {kind}", origin(e.metadata.as_ref(), &key))
+        })
+        .collect();
+    format!("invalid configuration: {}", lines.join("; "))
+}
+
+/// A validation message starts with the setting's name (`public_url must …`);
+/// name it the way the person set it instead.
+fn name_the_origin(figment: &Figment, message: &str) -> String {
+    let key: String = message
+        .chars()
+        .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+        .collect();
+    match figment.find_metadata(&key) {
+        Some(metadata) if !key.is_empty() => format!(
+            "invalid configuration: {}{}",
+            origin(Some(metadata), &key),
+            &message[key.len()..]
+        ),
+        _ => format!("invalid configuration: {message}"),
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::result_large_err)] // figment's Jail closures return its large error type
 mod tests {
@@ -221,6 +329,68 @@ mod tests {
     }
 
     #[test]
+    fn errors_name_the_flag_or_variable_and_the_expected_form() {
+        figment::Jail::expect_with(|jail| {
+            let flag = |listen: &str| {
+                Config::load(
+                    None,
+                    &Overrides {
+                        listen: Some(listen.into()),
+                        ..Default::default()
+                    },
+                )
+            };
+            assert_eq!(
+                flag("localhost:8096").unwrap().listen.to_string(),
+                "127.0.0.1:8096"
+            );
+            let err = flag("localhost").unwrap_err().to_string();
+            assert!(
+                err.contains("--listen: `localhost` is not HOST:PORT"),
+                "{err}"
+            );
+            assert!(!err.contains(".rs"), "no source location: {err}");
+
+            jail.set_env("SCREENHUB_LISTEN", "here:80");
+            let err = Config::load(None, &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("SCREENHUB_LISTEN: `here:80`"), "{err}");
+            jail.clear_env();
+
+            jail.set_env("SCREENHUB_DELIVERY_CONCURRENCY", "0");
+            let err = Config::load(None, &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("SCREENHUB_DELIVERY_CONCURRENCY must be at least 1"),
+                "{err}"
+            );
+            jail.clear_env();
+
+            jail.set_env("SCREENHUB_LISTN", "127.0.0.1:1");
+            let err = Config::load(None, &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("SCREENHUB_LISTN is not a setting"), "{err}");
+            assert!(err.contains("delivery_concurrency, "), "{err}");
+            jail.clear_env();
+
+            // The test suite's switches are not the binary's settings.
+            jail.set_env("SCREENHUB_TEST_SKIP_BROWSER", "1");
+            Config::load(None, &Overrides::default()).unwrap();
+
+            jail.create_file("hub.toml", "listen = 8080")?;
+            let err = Config::load(Some(Path::new("hub.toml")), &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("`listen` in "), "{err}");
+            assert!(err.contains("hub.toml"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn the_dashboard_session_length_is_configurable_within_bounds() {
         assert_eq!(Config::defaults().dashboard_session_hours, 12);
         figment::Jail::expect_with(|jail| {
@@ -231,7 +401,10 @@ mod tests {
             let err = Config::load(None, &Overrides::default())
                 .unwrap_err()
                 .to_string();
-            assert!(err.contains("dashboard_session_hours"), "{err}");
+            assert!(
+                err.contains("SCREENHUB_DASHBOARD_SESSION_HOURS must be between"),
+                "{err}"
+            );
             Ok(())
         });
     }

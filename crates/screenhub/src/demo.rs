@@ -19,9 +19,11 @@ use screenhub_core::clock::{Clock, SystemClock};
 use crate::app::{open_store, system_clock, Hub, Roles};
 use crate::config::Config;
 use crate::sim::ashby::{
-    AshbySim, AssessmentState, Faults, SimAssessment, SimConfig, StartOptions,
+    AshbySim, AssessmentState, FaultCounters, Faults, SimAssessment, SimConfig, StartOptions,
 };
 use crate::sim::vendor::{ReferenceVendor, Scenario, VendorConfig, VendorOrder, CATALOG};
+use screenhub_ashby::mapping::FAILED_REASON;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// How to set the demo up.
 #[derive(Debug, Clone)]
@@ -72,8 +74,44 @@ pub struct Demo {
     pub account_id: String,
     /// The account's External Trigger Token, which the employer pastes into Ashby.
     pub token: String,
+    /// A vendor API key of its own for signing in to the hub's dashboard.
+    pub dashboard_key: String,
     pub data_dir: PathBuf,
+    /// Setup calls sent again after a transient failure (injected faults).
+    pub setup_retries: u64,
     _temp: Option<tempfile::TempDir>,
+    _lock: Option<crate::app::DataDirLock>,
+}
+
+/// How long the demo's setup keeps trying a call that fails transiently.
+const SETUP_PATIENCE: Duration = Duration::from_secs(30);
+
+/// Send a setup call again while the hub answers 429 or 5xx (it passes on
+/// Ashby's failures as 502) or does not answer, as a vendor's integration
+/// would, with growing pauses for up to [`SETUP_PATIENCE`]. Counts retries.
+async fn send_with_retries(
+    request: impl Fn() -> reqwest::RequestBuilder,
+    retries: &mut u64,
+) -> anyhow::Result<Value> {
+    let deadline = Instant::now() + SETUP_PATIENCE;
+    let mut pause = Duration::from_millis(100);
+    loop {
+        let answer = request().send().await;
+        let transient = match &answer {
+            Ok(res) => res.status() == 429 || res.status().is_server_error(),
+            Err(e) => e.is_connect() || e.is_timeout(),
+        };
+        if !transient || Instant::now() + pause > deadline {
+            let res = answer?;
+            let status = res.status();
+            let body = res.text().await?;
+            anyhow::ensure!(status.is_success(), "HTTP {status}: {body}");
+            return Ok(serde_json::from_str(&body).unwrap_or(Value::Null));
+        }
+        *retries += 1;
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(2));
+    }
 }
 
 async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
@@ -102,6 +140,7 @@ impl Demo {
             config.retry_schedule_ms = schedule.clone();
         }
         config.outbound_timeout_ms = 5_000;
+        let lock = crate::app::lock_data_dir(&config)?;
         let hub_listener = bind(setup.hub_listen, "the hub").await?;
         let ashby_listener = bind(setup.ashby_listen, "the Ashby simulator").await?;
         let vendor_listener = bind(setup.vendor_listen, "the reference vendor").await?;
@@ -120,6 +159,11 @@ impl Demo {
             .store
             .create_api_key("demo vendor", SystemClock.now_ms())
             .await?;
+        let (_, dashboard_key) = hub
+            .state
+            .store
+            .create_api_key("demo dashboard", SystemClock.now_ms())
+            .await?;
 
         let ashby = match setup.seed {
             Some(seed) => AshbySim::with_seed(SimConfig::default(), seed),
@@ -134,34 +178,36 @@ impl Demo {
         // The employer's side: an account whose Ashby is the simulator, and
         // an Ashby API key the hub verifies with apiKey.info.
         let http = reqwest::Client::new();
-        let call = |method: reqwest::Method, path: &str, body: Value| {
+        let call = |method: reqwest::Method, path: &str, body: &Value| {
             http.request(method, format!("{}{path}", hub.url()))
                 .bearer_auth(&vendor_key)
-                .json(&body)
-                .send()
+                .json(body)
         };
-        let account: Value = call(
-            reqwest::Method::POST,
-            "/v1/accounts",
-            json!({"name": "Acme Corp (demo)", "ats": "ashby", "environment": "test", "ats_api_base_url": ashby_url}),
+        let mut setup_retries = 0;
+        let new_account = json!({"name": "Acme Corp (demo)", "ats": "ashby", "environment": "test", "ats_api_base_url": ashby_url});
+        let account = send_with_retries(
+            || {
+                call(reqwest::Method::POST, "/v1/accounts", &new_account)
+                    // A retried create must not make a second account.
+                    .header("idempotency-key", "demo-account")
+            },
+            &mut setup_retries,
         )
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
+        .await
+        .context("creating the employer's account")?;
         let account_id = account["id"].as_str().context("account id")?.to_owned();
         let token = account["external_trigger_token"]
             .as_str()
             .context("external trigger token")?
             .to_owned();
         let ashby_key = ashby.create_key(Some("Screenhub demo".into()), None).key;
-        call(
-            reqwest::Method::PUT,
-            &format!("/v1/accounts/{account_id}/ats-credentials"),
-            json!({"api_key": ashby_key}),
+        let credentials_path = format!("/v1/accounts/{account_id}/ats-credentials");
+        let credentials = json!({"api_key": ashby_key});
+        send_with_retries(
+            || call(reqwest::Method::PUT, &credentials_path, &credentials),
+            &mut setup_retries,
         )
-        .await?
-        .error_for_status()
+        .await
         .context("verifying the Ashby key")?;
 
         let vendor = ReferenceVendor::start(
@@ -191,8 +237,11 @@ impl Demo {
             vendor,
             account_id,
             token,
+            dashboard_key,
             data_dir,
+            setup_retries,
             _temp: temp,
+            _lock: lock,
         })
     }
 
@@ -213,8 +262,13 @@ impl Demo {
         )?;
         writeln!(
             out,
-            "  Later, the hub dashboard:                       {}/dashboard",
+            "  The hub dashboard:                              {}/dashboard",
             self.hub.url()
+        )?;
+        writeln!(
+            out,
+            "    signed in with this vendor API key:           {}",
+            self.dashboard_key
         )?;
         writeln!(
             out,
@@ -250,6 +304,12 @@ pub struct CandidateRun {
 pub struct AutoReport {
     pub runs: Vec<CandidateRun>,
     pub elapsed: Duration,
+    /// What the simulated Ashby injected (errors, 429s, timeouts, drops).
+    pub faults: FaultCounters,
+    /// Delivery attempts the hub made beyond each delivery's first.
+    pub hub_retries: u64,
+    /// Setup calls the demo sent again (see [`Demo::start`]).
+    pub setup_retries: u64,
 }
 
 impl AutoReport {
@@ -298,7 +358,14 @@ pub async fn run_auto(
         Scenario::ALL.map(describe).join(", ")
     ));
 
-    let watcher = tokio::spawn(print_timelines(demo.ashby.clone(), started, out.clone()));
+    let finished = Arc::new(tokio::sync::Notify::new());
+    let watcher = tokio::spawn(print_timelines(
+        demo.ashby.clone(),
+        started,
+        candidates,
+        finished.clone(),
+        out.clone(),
+    ));
     let mut tasks = Vec::new();
     for number in 1..=candidates {
         let scenario = Scenario::ALL[(number - 1) % Scenario::ALL.len()];
@@ -311,21 +378,32 @@ pub async fn run_auto(
         // A recruiter's pace, compressed: starts spread over a moment.
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let total = tasks.len();
     let mut runs = Vec::new();
-    for (done, task) in tasks.into_iter().enumerate() {
-        let run = task.await?;
-        if (done + 1) % 10 == 0 || done + 1 == total {
-            say(format!("── progress: {}/{total} orders finished", done + 1));
-        }
-        runs.push(run);
+    for task in tasks {
+        runs.push(task.await?);
     }
-    // Let the watcher print the last updates.
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    watcher.abort();
+    // Every order has ended or timed out: the watcher prints what it has not
+    // printed yet, and the progress, before the summary.
+    finished.notify_one();
+    watcher.await?;
+    let deliveries = demo
+        .hub
+        .state
+        .store
+        .list_deliveries(&screenhub_store::DeliveryFilter {
+            limit: 10_000,
+            ..Default::default()
+        })
+        .await?;
     Ok(AutoReport {
         runs,
         elapsed: started.elapsed(),
+        faults: demo.ashby.fault_counters(),
+        hub_retries: deliveries
+            .iter()
+            .map(|d| u64::try_from(d.attempts - 1).unwrap_or(0))
+            .sum(),
+        setup_retries: demo.setup_retries,
     })
 }
 
@@ -525,14 +603,21 @@ pub fn matches_decision(order: &VendorOrder, a: &SimAssessment) -> Result<(), St
     }
 }
 
-/// Print every update Ashby accepts, as it arrives.
+/// Print every update Ashby accepts, as it arrives, and after every tenth
+/// order that reaches its end, the progress. Once `finished` is notified,
+/// prints what is left and returns.
 async fn print_timelines(
     ashby: AshbySim,
     started: Instant,
+    total: usize,
+    finished: Arc<tokio::sync::Notify>,
     out: Arc<std::sync::Mutex<dyn Write + Send>>,
 ) {
     let mut printed: HashMap<String, usize> = HashMap::new();
     let mut numbers: HashMap<String, usize> = HashMap::new();
+    let mut ended = std::collections::HashSet::new();
+    let mut last_progress = 0;
+    let mut last_pass = false;
     loop {
         for a in ashby.assessments() {
             let next = numbers.len() + 1;
@@ -545,34 +630,72 @@ async fn print_timelines(
                     a.candidate["last_name"].as_str().unwrap_or_default()
                 );
                 let line = format!(
-                    "[{:>7.2}s] #{number:<3} {:<8} {:<28} {}",
+                    "[{:>7.2}s] #{number:<3} {:<8} {} {}",
                     started.elapsed().as_secs_f64(),
                     &a.assessment_id[a.assessment_id.len() - 8..],
-                    truncate(&who, 28),
+                    fit(&who, 28),
                     describe_update(&update.body)
                 );
                 let mut out = out.lock().unwrap_or_else(|p| p.into_inner());
                 let _ = writeln!(out, "{line}");
             }
             *seen = a.updates.len();
+            let done = matches!(
+                a.state,
+                AssessmentState::Completed | AssessmentState::Cancelled
+            );
+            if done && ended.insert(a.assessment_id.clone()) && ended.len() % 10 == 0 {
+                last_progress = ended.len();
+                let mut out = out.lock().unwrap_or_else(|p| p.into_inner());
+                let _ = writeln!(out, "── progress: {last_progress}/{total} orders finished");
+            }
         }
-        tokio::time::sleep(Duration::from_millis(25)).await;
+        if last_pass {
+            if ended.len() != last_progress {
+                let mut out = out.lock().unwrap_or_else(|p| p.into_inner());
+                let _ = writeln!(out, "── progress: {}/{total} orders finished", ended.len());
+            }
+            return;
+        }
+        tokio::select! {
+            () = finished.notified() => last_pass = true,
+            () = tokio::time::sleep(Duration::from_millis(25)) => {}
+        }
     }
 }
 
-fn truncate(s: &str, n: usize) -> String {
-    s.chars().take(n).collect()
+/// `text` cut or padded to `width` terminal columns: CJK characters take
+/// two columns, so counting characters would misalign the table.
+fn fit(text: &str, width: usize) -> String {
+    let mut fitted = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w > width {
+            break;
+        }
+        fitted.push(c);
+        used += w;
+    }
+    fitted.push_str(&" ".repeat(width - fitted.width().min(width)));
+    fitted
 }
 
 /// An update as a person reads it on the activity card.
 fn describe_update(body: &Value) -> String {
     if let Some(reason) = body["cancelled_reason"]["value"].as_str() {
+        // Ashby has no "failed" state: a failure arrives as a cancellation
+        // whose reason says so. Say it the way the summary counts it.
+        if let Some(why) = reason.strip_prefix(FAILED_REASON) {
+            let why = why.trim_start_matches(':').trim();
+            return format!("failed: {why} (Ashby shows it cancelled)");
+        }
         return format!("cancelled: {reason}");
     }
     if !body["assessment_result"].is_null() {
         let result = match &body["assessment_result"]["value"] {
             Value::Bool(true) => "passed".to_owned(),
-            Value::Bool(false) => "failed".to_owned(),
+            Value::Bool(false) => "did not pass".to_owned(),
             other => other.as_str().unwrap_or_default().to_owned(),
         };
         return format!("result: {result} (Full Report linked)");
@@ -614,6 +737,18 @@ pub fn print_summary(report: &AutoReport, out: &mut dyn Write) -> std::io::Resul
         pct(0.5),
         pct(0.95),
         pct(1.0)
+    )?;
+    let f = &report.faults;
+    writeln!(
+        out,
+        "  absorbed: {} × 429 and {} other failures from Ashby ({} errors, {} timeouts, {} dropped connections); retries: {} by the hub, {} in the demo's setup",
+        f.rate_limits,
+        f.errors + f.timeouts + f.drops,
+        f.errors,
+        f.timeouts,
+        f.drops,
+        report.hub_retries,
+        report.setup_retries
     )?;
     let bad: Vec<&CandidateRun> = report.runs.iter().filter(|r| r.verdict.is_err()).collect();
     if bad.is_empty() {

@@ -27,7 +27,7 @@ pub enum SimCommand {
 
 #[derive(Args)]
 pub struct SimAshbyArgs {
-    #[arg(long, default_value = "127.0.0.1:8081")]
+    #[arg(long, default_value = "127.0.0.1:8081", value_parser = crate::config::parse_listen)]
     listen: SocketAddr,
     /// An Ashby API key the sim accepts, with the permissions the hub's connect
     /// page asks for (repeat for more).
@@ -64,6 +64,7 @@ pub struct FaultArgs {
     /// Share of requests held for --timeout-ms, then answered 504.
     #[arg(long, default_value_t = 0.0)]
     timeout_rate: f64,
+    /// How long a --timeout-rate request is held before its 504.
     #[arg(long, default_value_t = 60_000)]
     timeout_ms: u64,
     /// Share of requests answered 429.
@@ -107,7 +108,7 @@ impl FaultArgs {
 
 #[derive(Args)]
 pub struct SimVendorArgs {
-    #[arg(long, default_value = "127.0.0.1:8082")]
+    #[arg(long, default_value = "127.0.0.1:8082", value_parser = crate::config::parse_listen)]
     listen: SocketAddr,
     /// The hub's base URL.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
@@ -129,6 +130,7 @@ pub struct SimVendorArgs {
     /// the candidate's email wins over both.
     #[arg(long = "outcome", value_parser = parse_outcome)]
     outcomes: Vec<(String, Scenario)>,
+    /// Make the random outcomes and report contents the same on every run.
     #[arg(long)]
     seed: Option<u64>,
 }
@@ -157,13 +159,13 @@ pub struct DemoArgs {
     #[arg(long)]
     data_dir: Option<PathBuf>,
     /// The hub's address (default 127.0.0.1:8080; any free port with --auto).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::config::parse_listen)]
     listen: Option<SocketAddr>,
     /// The Ashby simulator's address (default 127.0.0.1:8081).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::config::parse_listen)]
     ashby_listen: Option<SocketAddr>,
     /// The reference vendor's address (default 127.0.0.1:8082).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::config::parse_listen)]
     vendor_listen: Option<SocketAddr>,
     /// With --auto: how long an order may take to reach its end in Ashby.
     #[arg(long, default_value_t = 60)]
@@ -268,13 +270,16 @@ pub async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
     };
     let demo = Demo::start(setup).await?;
     let mut stdout = std::io::stdout();
-    demo.print_urls(&mut stdout)?;
     if !args.auto {
+        demo.print_urls(&mut stdout)?;
         println!("\nOpen the Ashby page and walk the flow as a recruiter. Ctrl-C stops the demo.");
         crate::cli::shutdown_signal().await;
         return demo.stop().await;
     }
-    println!();
+    // No URLs here: they stop working when --auto exits.
+    println!(
+        "Screenhub demo: the hub, a simulated Ashby and the reference vendor, in this process until the run ends.\n"
+    );
     let out: Arc<Mutex<dyn Write + Send>> = Arc::new(Mutex::new(std::io::stdout()));
     let report = run_auto(
         &demo,
@@ -285,6 +290,9 @@ pub async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
     .await?;
     print_summary(&report, &mut stdout)?;
     demo.stop().await?;
+    println!(
+        "\nTo click through the same flow yourself: screenhub demo (without --auto) keeps running until Ctrl-C."
+    );
     anyhow::ensure!(
         report.all_reached_ashby(),
         "some orders did not reach Ashby as the vendor decided"

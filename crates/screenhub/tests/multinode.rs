@@ -5,15 +5,17 @@
 //!
 //! These tests start OS processes and take tens of seconds, so they are
 //! `#[ignore]`d in the default run; `scripts/test` runs them explicitly:
-//! `cargo test -p screenhub --test multinode -- --ignored --test-threads=1`.
+//! `cargo test --workspace --test multinode -- --ignored --test-threads=1`.
 //! The PostgreSQL ones need SCREENHUB_TEST_DATABASE_URL.
 //!
 //! `crash_harness_*` SIGKILLs one node under steady load at random moments
-//! (`SCREENHUB_CRASH_KILLS`, default 20; the long variant is
-//! `SCREENHUB_CRASH_KILLS=200 cargo test -p screenhub --test multinode crash_harness -- --ignored --nocapture`),
+//! (`SCREENHUB_TEST_CRASH_KILLS`, default 20; the long variant is
+//! `SCREENHUB_TEST_CRASH_KILLS=200 cargo test --workspace --test multinode crash_harness -- --ignored --nocapture`),
 //! and `sigterm_*` checks graceful shutdown. See RELIABILITY.md.
 //!
 //! `bench_start_throughput` is the multi-node benchmark (see BENCHMARKS.md).
+
+mod common;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -21,6 +23,8 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use common::free_port;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -213,14 +217,6 @@ impl Cluster {
             })
             .collect()
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A TCP load balancer: each new connection goes to the next node in turn,
@@ -705,25 +701,20 @@ fn count_from_env(default: usize) -> usize {
         .unwrap_or(default)
 }
 
-async fn postgres_url() -> Option<String> {
-    let Ok(base) = std::env::var("SCREENHUB_TEST_DATABASE_URL") else {
-        eprintln!("SKIPPED: multi-node PostgreSQL test (set SCREENHUB_TEST_DATABASE_URL)");
-        return None;
-    };
-    Some(
-        screenhub_store::testing::fresh_postgres_database(&base)
-            .await
-            .unwrap(),
-    )
+/// A database of its own on the PostgreSQL that SCREENHUB_TEST_DATABASE_URL
+/// names (the test fails without it: `scripts/test` skips it by name then).
+async fn postgres_database() -> screenhub_store::testing::TestDatabase {
+    let base = screenhub_store::testing::postgres_base_url();
+    screenhub_store::testing::fresh_postgres_database(&base)
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "starts OS processes; run by scripts/test"]
 async fn three_nodes_on_postgres_survive_a_kill() {
-    let Some(url) = postgres_url().await else {
-        return;
-    };
-    scenario(3, &url, count_from_env(2500)).await;
+    let db = postgres_database().await;
+    scenario(3, db.url(), count_from_env(2500)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -893,11 +884,11 @@ impl World {
 /// with SIGKILL at random moments and restarted on the same data each time.
 async fn crash_harness(backend: &str, database_url: &str) {
     use rand::{Rng, SeedableRng};
-    let kills: usize = env_number("SCREENHUB_CRASH_KILLS", 20);
-    let clients: usize = env_number("SCREENHUB_CRASH_CLIENTS", 12);
-    let seed: u64 = env_number("SCREENHUB_CRASH_SEED", rand::random());
+    let kills: usize = env_number("SCREENHUB_TEST_CRASH_KILLS", 20);
+    let clients: usize = env_number("SCREENHUB_TEST_CRASH_CLIENTS", 12);
+    let seed: u64 = env_number("SCREENHUB_TEST_CRASH_SEED", rand::random());
     eprintln!(
-        "crash harness on {backend}: {kills} kills, {clients} clients, SCREENHUB_CRASH_SEED={seed}"
+        "crash harness on {backend}: {kills} kills, {clients} clients, SCREENHUB_TEST_CRASH_SEED={seed}"
     );
     let began = Instant::now();
     let world = World::new(1, database_url).await;
@@ -1055,10 +1046,8 @@ async fn crash_harness_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "starts OS processes; run by scripts/test"]
 async fn crash_harness_on_postgres() {
-    let Some(url) = postgres_url().await else {
-        return;
-    };
-    crash_harness("PostgreSQL", &url).await;
+    let db = postgres_database().await;
+    crash_harness("PostgreSQL", db.url()).await;
 }
 
 // ---------------------------------------------------------------------------
@@ -1255,7 +1244,7 @@ async fn measure_starts(label: &str, nodes: usize, database_url: &str) -> String
     )
 }
 
-/// `cargo test --release -p screenhub --test multinode bench_start_throughput -- --ignored --nocapture`
+/// `cargo test --release --workspace --test multinode bench_start_throughput -- --ignored --nocapture`
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a benchmark; see BENCHMARKS.md"]
 async fn bench_start_throughput() {
@@ -1267,11 +1256,11 @@ async fn bench_start_throughput() {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = format!("sqlite://{}", dir.path().join("screenhub.db").display());
     rows.push(measure_starts("SQLite", 1, &sqlite).await);
-    if let Some(url) = postgres_url().await {
-        rows.push(measure_starts("PostgreSQL", 1, &url).await);
-    }
-    if let Some(url) = postgres_url().await {
-        rows.push(measure_starts("PostgreSQL", 3, &url).await);
+    if std::env::var(screenhub_store::testing::POSTGRES_VAR).is_ok() {
+        for nodes in [1, 3] {
+            let db = postgres_database().await;
+            rows.push(measure_starts("PostgreSQL", nodes, db.url()).await);
+        }
     }
     println!("{}", rows.join("\n"));
 }

@@ -20,7 +20,15 @@ async fn webhooks_are_retried_after_receiver_failures() {
         .get(&format!("/v1/deliveries?order_id={id}&target=vendor"))
         .await;
     let delivery_id = list["data"][0]["id"].as_str().unwrap();
-    let (_, detail) = w.hub.get(&format!("/v1/deliveries/{delivery_id}")).await;
+    // The receiver can see the webhook a moment before the hub has recorded
+    // the attempt that delivered it.
+    let detail_path = format!("/v1/deliveries/{delivery_id}");
+    w.hub
+        .eventually("the delivery recorded as succeeded", 10, || async {
+            w.hub.get(&detail_path).await.1["state"] == "succeeded"
+        })
+        .await;
+    let (_, detail) = w.hub.get(&detail_path).await;
     let codes: Vec<_> = detail["attempts"]
         .as_array()
         .unwrap()

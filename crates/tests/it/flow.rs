@@ -51,10 +51,17 @@ async fn the_whole_flow_end_to_end() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    w.sim_eventually(&id, "the in-progress update", |a| {
-        a.state == AssessmentState::InProgress
-    })
-    .await;
+    let a = w
+        .sim_eventually(&id, "the in-progress update", |a| {
+            a.status
+                .as_ref()
+                .is_some_and(|s| s.value != json!("Started"))
+        })
+        .await;
+    assert_eq!(
+        a.status.as_ref().unwrap().value,
+        json!("Candidate invited (about 2 days left)")
+    );
     let (status, body) = hub
         .put(
             &format!("/v1/orders/{id}/result"),
@@ -83,7 +90,6 @@ async fn the_whole_flow_end_to_end() {
     );
     let identifiers: Vec<_> = a.metadata.iter().map(|m| m.identifier.as_str()).collect();
     for expected in [
-        "eta_minutes",
         "score",
         "score_max",
         "summary",
@@ -95,6 +101,11 @@ async fn the_whole_flow_end_to_end() {
             "metadata {identifiers:?} lacks {expected}"
         );
     }
+    assert!(
+        !identifiers.contains(&"eta_minutes"),
+        "a finished check shows no time remaining: {identifiers:?}"
+    );
+    assert_eq!(a.status.as_ref().unwrap().value, json!("Completed"));
     assert!(a.rejected_updates.is_empty(), "{:#?}", a.rejected_updates);
     let stamps: Vec<i64> = a
         .updates
@@ -114,7 +125,7 @@ async fn the_whole_flow_end_to_end() {
         statuses,
         [
             json!("Started"),
-            json!("Candidate invited"),
+            json!("Candidate invited (about 2 days left)"),
             json!("Completed")
         ]
     );

@@ -1,5 +1,5 @@
 //! The committed `openapi.json` must match what the code generates.
-//! Regenerate with `UPDATE_OPENAPI=1 cargo test -p screenhub-tests openapi`.
+//! Regenerate with `UPDATE_OPENAPI=1 cargo test --workspace --test it openapi`.
 
 #[test]
 fn committed_openapi_matches_the_code() {
@@ -11,6 +11,6 @@ fn committed_openapi_matches_the_code() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == generated,
-        "openapi.json is out of date with the code; run `UPDATE_OPENAPI=1 cargo test -p screenhub-tests openapi` and commit it"
+        "openapi.json is out of date with the code; run `UPDATE_OPENAPI=1 cargo test --workspace --test it openapi` and commit it"
     );
 }

@@ -140,10 +140,6 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 
 #[tokio::test]
 async fn no_secret_or_candidate_data_is_stored_in_clear() {
-    if std::env::var("SCREENHUB_TEST_BACKEND").as_deref() == Ok("postgres") {
-        eprintln!("SKIPPED: the at-rest scan reads the SQLite file; it runs on the SQLite pass");
-        return;
-    }
     let w = World::new().await;
     let (_, endpoint) = w
         .hub
@@ -201,15 +197,8 @@ async fn no_secret_or_candidate_data_is_stored_in_clear() {
         "Featherstonehaugh".to_owned(),
         "Zoë".to_owned(),
     ];
-    let dir = &w.hub.config.data_dir;
     let mut scanned = 0;
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().to_string();
-        if !name.starts_with("screenhub.db") {
-            continue;
-        }
-        let bytes = std::fs::read(&path).unwrap();
+    for (name, bytes) in stored_bytes(&w.hub.config).await {
         scanned += bytes.len();
         for secret in &secrets {
             assert!(
@@ -225,8 +214,48 @@ async fn no_secret_or_candidate_data_is_stored_in_clear() {
     }
     assert!(
         scanned > 10_000,
-        "the database files were found and read ({scanned} bytes)"
+        "the stored data was found and read ({scanned} bytes)"
     );
+}
+
+/// Everything the database keeps, as it lies at rest: on SQLite the database
+/// files (WAL included); on PostgreSQL every row of every table, as text.
+async fn stored_bytes(config: &screenhub::Config) -> Vec<(String, Vec<u8>)> {
+    if screenhub_tests::on_postgres() {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&config.database_url)
+            .await
+            .unwrap();
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        let mut rows = Vec::new();
+        for table in tables {
+            let text: Option<String> = sqlx::query_scalar(&format!(
+                "SELECT string_agg(t::text, E'\\n') FROM \"{table}\" t"
+            ))
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+            rows.push((table, text.unwrap_or_default().into_bytes()));
+        }
+        return rows;
+    }
+    std::fs::read_dir(&config.data_dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| {
+            path.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("screenhub.db"))
+        })
+        .map(|path| {
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            (name, std::fs::read(&path).unwrap())
+        })
+        .collect()
 }
 
 #[tokio::test]
@@ -479,51 +508,6 @@ async fn dashboard_sign_in_guessing_is_slowed_down_too() {
         .contains("Too many failed sign-ins"));
 }
 
-/// A log sink the test can read back.
-#[derive(Clone, Default)]
-struct CapturedLogs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for CapturedLogs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Whether the process-wide capture keeps what it is given.
-static CAPTURING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Every log line of this process, at debug level, as JSON (as `screenhub
-/// serve` writes with `log_format = "json"`), while `CAPTURING` is on. `None`
-/// when something else already owns the process's logging (e.g. RUST_LOG set).
-fn process_logs() -> Option<CapturedLogs> {
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::Layer;
-    static LOGS: std::sync::OnceLock<Option<CapturedLogs>> = std::sync::OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs = CapturedLogs::default();
-        let sink = logs.clone();
-        let layer = tracing_subscriber::fmt::layer()
-            .json()
-            .with_current_span(true)
-            .with_span_list(true)
-            .with_writer(move || sink.clone())
-            .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
-                CAPTURING.load(std::sync::atomic::Ordering::Relaxed)
-                    && *meta.level() <= tracing::Level::DEBUG
-            }));
-        let subscriber = tracing_subscriber::registry().with(layer);
-        tracing::subscriber::set_global_default(subscriber).ok()?;
-        // Crates that log through `log` (reqwest, …) reach it too.
-        let _ = tracing_log::LogTracer::init();
-        Some(logs)
-    })
-    .clone()
-}
-
 /// The hub's logs, at debug level and as JSON, through a whole flow: no token,
 /// key, webhook secret, session, candidate email or name appears in them.
 /// The capture is process-wide (every thread, sqlx's included), so tests
@@ -531,11 +515,8 @@ fn process_logs() -> Option<CapturedLogs> {
 /// just the same.
 #[tokio::test]
 async fn no_secret_or_candidate_data_is_logged() {
-    let Some(logs) = process_logs() else {
-        eprintln!("SKIPPED: the process's logging is already set up (RUST_LOG?)");
-        return;
-    };
-    CAPTURING.store(true, std::sync::atomic::Ordering::Relaxed);
+    let logs = screenhub_tests::captured_logs();
+    logs.capture(true);
     let w = World::new().await;
     let (_, endpoint) = w.hub.get("/v1/webhook-endpoints").await;
     let endpoint_id = endpoint["data"][0]["id"].as_str().unwrap().to_owned();
@@ -671,8 +652,8 @@ async fn no_secret_or_candidate_data_is_logged() {
         .unwrap();
     assert_eq!(res.status(), 200);
 
-    CAPTURING.store(false, std::sync::atomic::Ordering::Relaxed);
-    let text = String::from_utf8(std::mem::take(&mut *logs.0.lock().unwrap())).unwrap();
+    logs.capture(false);
+    let text = logs.take();
     let lines: Vec<Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not a JSON log line: {l}")))

@@ -39,10 +39,9 @@ async fn sign_in(browser: &Browser, hub: &TestHub) {
 }
 
 #[tokio::test]
+#[ignore = "needs Chromium: scripts/install-browser, then --ignored (scripts/test does)"]
 async fn the_employer_connects_with_a_bad_key_then_a_good_one() {
-    let Some(browser) = Browser::start().await else {
-        return;
-    };
+    let browser = Browser::start().await;
     let hub = TestHub::spawn().await;
     let ashby = Ashby::start().await;
     let (account_id, link) = unconnected_account(&hub, &ashby).await;
@@ -159,10 +158,9 @@ async fn expired_and_unknown_connect_links_leak_nothing() {
 }
 
 #[tokio::test]
+#[ignore = "needs Chromium: scripts/install-browser, then --ignored (scripts/test does)"]
 async fn the_vendor_finds_an_order_by_email_and_reads_its_timeline() {
-    let Some(browser) = Browser::start().await else {
-        return;
-    };
+    let browser = Browser::start().await;
     let w = World::new().await;
     w.start("someone.else@example.com").await;
     let id = w.start("findme@example.com").await;
@@ -204,14 +202,56 @@ async fn the_vendor_finds_an_order_by_email_and_reads_its_timeline() {
         .await
         .contains("order.created"));
     browser.screenshot("dashboard-order-timeline").await;
+    assert!(
+        browser.text(".props").await.contains("Invited"),
+        "progress while in progress"
+    );
+
+    // Completed: the result reads as the ATS card shows it, and the progress
+    // the vendor reported before is gone.
+    let (status, body) = w
+        .hub
+        .put(
+            &format!("/v1/orders/{id}/result"),
+            json!({
+                "outcome": "review",
+                "report_url": "https://vendor.example/reports/42",
+                "summary": "One record to review",
+                "score": {"value": 87, "max": 100},
+                "screenings": [
+                    {"name": "Identity", "outcome": "pass"},
+                    {"name": "Criminal (county)", "outcome": "review", "detail": "1 record"}
+                ]
+            }),
+        )
+        .await;
+    assert!(status.is_success(), "{status} {body}");
+    let order_url = browser.current_url().await;
+    browser.open(&order_url).await;
+    let result = browser.text("#order-result").await;
+    for shown in [
+        "Needs review",
+        "https://vendor.example/reports/42",
+        "87 / 100",
+        "One record to review",
+        "Identity",
+        "Pass",
+        "Criminal (county)",
+        "1 record",
+    ] {
+        assert!(result.contains(shown), "{shown} in {result}");
+    }
+    assert!(!result.contains('{'), "not raw JSON: {result}");
+    let props = browser.text(".props").await;
+    assert!(!props.contains("Progress"), "no stale progress: {props}");
+    browser.screenshot("dashboard-order-result").await;
     browser.close().await;
 }
 
 #[tokio::test]
+#[ignore = "needs Chromium: scripts/install-browser, then --ignored (scripts/test does)"]
 async fn the_vendor_retries_a_dead_delivery_and_sees_it_succeed() {
-    let Some(browser) = Browser::start().await else {
-        return;
-    };
+    let browser = Browser::start().await;
     let w = World::new().await;
     w.receiver.fail_next(100);
     let id = w.start("dead@example.com").await;
@@ -258,10 +298,9 @@ async fn the_vendor_retries_a_dead_delivery_and_sees_it_succeed() {
 }
 
 #[tokio::test]
+#[ignore = "needs Chromium: scripts/install-browser, then --ignored (scripts/test does)"]
 async fn the_vendor_rotates_a_token() {
-    let Some(browser) = Browser::start().await else {
-        return;
-    };
+    let browser = Browser::start().await;
     let w = World::new().await;
     sign_in(&browser, &w.hub).await;
     browser.click("nav a[href='/dashboard/accounts']").await;
@@ -280,10 +319,9 @@ async fn the_vendor_rotates_a_token() {
 }
 
 #[tokio::test]
+#[ignore = "needs Chromium: scripts/install-browser, then --ignored (scripts/test does)"]
 async fn a_forged_form_is_rejected_and_signing_out_ends_the_session() {
-    let Some(browser) = Browser::start().await else {
-        return;
-    };
+    let browser = Browser::start().await;
     let w = World::new().await;
     sign_in(&browser, &w.hub).await;
     // A form the dashboard did not make: right cookie, wrong CSRF token.
@@ -403,10 +441,9 @@ async fn audited(hub: &TestHub, action: &str) -> serde_json::Value {
 }
 
 #[tokio::test]
+#[ignore = "needs Chromium: scripts/install-browser, then --ignored (scripts/test does)"]
 async fn the_vendor_edits_and_creates_packages() {
-    let Some(browser) = Browser::start().await else {
-        return;
-    };
+    let browser = Browser::start().await;
     let w = World::new().await;
     sign_in(&browser, &w.hub).await;
     browser.click("nav a[href='/dashboard/packages']").await;
@@ -486,10 +523,9 @@ async fn the_vendor_edits_and_creates_packages() {
 }
 
 #[tokio::test]
+#[ignore = "needs Chromium: scripts/install-browser, then --ignored (scripts/test does)"]
 async fn the_vendor_adds_a_webhook_endpoint_and_sees_its_secret_once() {
-    let Some(browser) = Browser::start().await else {
-        return;
-    };
+    let browser = Browser::start().await;
     let w = World::new().await;
     sign_in(&browser, &w.hub).await;
     browser.click("nav a[href='/dashboard/endpoints']").await;
@@ -758,4 +794,30 @@ async fn every_dashboard_list_pages() {
         }
         assert_eq!((seen, pages), (total, 2), "{list}");
     }
+}
+
+/// The sign-in page's advice writes a key into this hub's own database, not
+/// into a `screenhub-data` wherever the reader's shell stands.
+#[tokio::test]
+async fn the_sign_in_page_says_how_to_make_a_key_for_this_hub() {
+    let hub = screenhub_tests::TestHub::spawn().await;
+    let page = hub
+        .http
+        .get(format!("{}/dashboard/sign-in", hub.url()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let expected = if screenhub_tests::on_postgres() {
+        "--database-url".to_owned()
+    } else {
+        format!(
+            "--data-dir {}",
+            screenhub::app::absolute(&hub.config.data_dir).display()
+        )
+    };
+    assert!(page.contains("screenhub keys create"), "{page}");
+    assert!(page.contains(&expected), "{expected} in {page}");
 }

@@ -34,19 +34,95 @@ pub struct TestHub {
     pub config: Config,
     master_key: MasterKey,
     _dir: Arc<tempfile::TempDir>,
+    /// Declared after `hub`, so dropped after it: the database goes last.
+    _database: Option<Arc<screenhub_store::testing::TestDatabase>>,
+}
+
+/// A log sink tests can read back (see [`captured_logs`]).
+#[derive(Clone, Default)]
+pub struct CapturedLogs {
+    lines: Arc<Mutex<Vec<u8>>>,
+    on: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl CapturedLogs {
+    /// Start or stop keeping what the process logs.
+    pub fn capture(&self, on: bool) {
+        self.on.store(on, Ordering::Relaxed);
+    }
+
+    /// What was kept so far, emptied.
+    pub fn take(&self) -> String {
+        String::from_utf8(std::mem::take(&mut *self.lines.lock().unwrap())).unwrap()
+    }
+}
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.lines.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The test process's one log subscriber: every line at debug level, as JSON
+/// (as `screenhub serve` writes with `log_format = "json"`), kept while
+/// capturing is on; and, when RUST_LOG is set, readable lines on stderr. One
+/// subscriber for both, so a test that reads the logs never finds the
+/// process's logging already taken.
+pub fn captured_logs() -> &'static CapturedLogs {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::Layer;
+    static LOGS: std::sync::OnceLock<CapturedLogs> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = CapturedLogs::default();
+        let (sink, on) = (logs.clone(), logs.on.clone());
+        let capture = tracing_subscriber::fmt::layer()
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .with_writer(move || sink.clone())
+            .with_filter(tracing_subscriber::filter::filter_fn(move |meta| {
+                on.load(Ordering::Relaxed) && *meta.level() <= tracing::Level::DEBUG
+            }));
+        let readable = std::env::var_os("RUST_LOG").is_some().then(|| {
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(tracing_subscriber::EnvFilter::from_default_env())
+        });
+        let subscriber = tracing_subscriber::registry().with(capture).with(readable);
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("the test process's logging is set up once, here");
+        // Crates that log through `log` (reqwest, …) reach it too.
+        let _ = tracing_log::LogTracer::init();
+        logs
+    })
 }
 
 /// Which database the integration suite runs on: SQLite, or PostgreSQL when
-/// SCREENHUB_TEST_BACKEND=postgres and SCREENHUB_TEST_DATABASE_URL are set.
-async fn database_url(dir: &std::path::Path) -> String {
-    if std::env::var("SCREENHUB_TEST_BACKEND").as_deref() == Ok("postgres") {
-        let base = std::env::var("SCREENHUB_TEST_DATABASE_URL")
-            .expect("SCREENHUB_TEST_BACKEND=postgres needs SCREENHUB_TEST_DATABASE_URL");
-        return screenhub_store::testing::fresh_postgres_database(&base)
+/// SCREENHUB_TEST_BACKEND=postgres and SCREENHUB_TEST_DATABASE_URL are set
+/// (then the database is the test's own, dropped when the hub is).
+async fn database(
+    dir: &std::path::Path,
+) -> (String, Option<screenhub_store::testing::TestDatabase>) {
+    if on_postgres() {
+        let base = screenhub_store::testing::postgres_base_url();
+        let db = screenhub_store::testing::fresh_postgres_database(&base)
             .await
             .expect("a fresh PostgreSQL database");
+        return (db.url().to_owned(), Some(db));
     }
-    format!("sqlite://{}", dir.join("screenhub.db").display())
+    (
+        format!("sqlite://{}", dir.join("screenhub.db").display()),
+        None,
+    )
+}
+
+/// Whether this run is the PostgreSQL pass (SCREENHUB_TEST_BACKEND=postgres).
+pub fn on_postgres() -> bool {
+    std::env::var("SCREENHUB_TEST_BACKEND").as_deref() == Ok("postgres")
 }
 
 pub fn test_config(dir: &std::path::Path) -> Config {
@@ -65,15 +141,13 @@ impl TestHub {
 
     /// Spawn with a configuration tweak (e.g. another retry schedule).
     pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> Self {
-        // Logs only when asked for (RUST_LOG=…), to keep test output readable.
-        if std::env::var_os("RUST_LOG").is_some() {
-            screenhub::app::init_tracing(screenhub::config::LogFormat::Text);
-        }
+        captured_logs();
         let dir = Arc::new(tempfile::tempdir().unwrap());
         let mut config = test_config(dir.path());
         tweak(&mut config);
         let master_key = MasterKey::generate();
-        config.database_url = database_url(dir.path()).await;
+        let (database_url, database) = database(dir.path()).await;
+        config.database_url = database_url;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let hub = start(&config, &master_key, listener).await;
         let (_, api_key) = hub
@@ -89,6 +163,7 @@ impl TestHub {
             config,
             master_key,
             _dir: dir,
+            _database: database.map(Arc::new),
         }
     }
 

@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use screenhub_core::clock::Millis;
 use screenhub_core::delivery::DeliveryState;
-use screenhub_core::order::OrderStatus;
+use screenhub_core::order::{OrderResult, OrderStatus, Outcome};
 use screenhub_core::{AccountId, DeliveryId, OrderId};
 use screenhub_store::{
     AccountPatch, DashboardSession, Delivery, DeliveryFilter, Order, OrderFilter,
@@ -128,10 +128,22 @@ pub(super) struct CsrfForm {
 #[template(path = "signin.html")]
 struct SignIn {
     error: Option<String>,
+    /// The command that makes a key this hub accepts (its own data directory
+    /// or database, not wherever the reader's shell happens to be).
+    create_key: String,
 }
 
-async fn sign_in_page() -> Response {
-    page(StatusCode::OK, &SignIn { error: None })
+impl SignIn {
+    fn new(state: &AppState, error: Option<String>) -> Self {
+        Self {
+            error,
+            create_key: crate::app::keys_create_command(&state.config),
+        }
+    }
+}
+
+async fn sign_in_page(State(state): State<AppState>) -> Response {
+    page(StatusCode::OK, &SignIn::new(&state, None))
 }
 
 #[derive(Deserialize)]
@@ -152,7 +164,7 @@ async fn sign_in(
             format!("Too many failed sign-ins from this address. Try again in {secs} seconds.");
         let mut response = page(
             StatusCode::TOO_MANY_REQUESTS,
-            &SignIn { error: Some(error) },
+            &SignIn::new(&state, Some(error)),
         );
         response
             .headers_mut()
@@ -168,15 +180,13 @@ async fn sign_in(
     let Some(key) = found else {
         state.auth_limiter.record_failure(ip);
         let error = if key.is_empty() {
-            "Paste a vendor API key (it starts with shk_)."
+            "Paste a vendor API key (it starts with shk_).".to_owned()
         } else {
-            "This API key is not valid; it may have been revoked. Check it, or create a new one with `screenhub keys create`."
+            "This API key is not valid for this hub; it may have been revoked, or made for another data directory. Check it, or create one as shown above.".to_owned()
         };
         return Ok(page(
             StatusCode::UNAUTHORIZED,
-            &SignIn {
-                error: Some(error.into()),
-            },
+            &SignIn::new(&state, Some(error)),
         ));
     };
     let now = state.now();
@@ -522,8 +532,65 @@ struct OrderPage {
     created: String,
     updated: String,
     extra: Vec<(&'static str, String)>,
+    result: Option<ResultView>,
     events: Vec<TimelineEntry>,
     deliveries: Vec<DeliveryRow>,
+}
+
+/// A result as the ATS's activity card shows it: the verdict, the link to the
+/// full report, the score and summary, and a verdict per screening.
+struct ResultView {
+    verdict: String,
+    /// The badge's class: `pass`, `fail`, `review` or `none`.
+    kind: &'static str,
+    report_url: String,
+    score: Option<String>,
+    summary: Option<String>,
+    screenings: Vec<ScreeningView>,
+    completed: String,
+}
+
+struct ScreeningView {
+    name: String,
+    verdict: &'static str,
+    kind: &'static str,
+    detail: Option<String>,
+}
+
+fn verdict(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Pass => "Pass",
+        Outcome::Fail => "Fail",
+        Outcome::Review => "Needs review",
+        Outcome::None => "Completed",
+    }
+}
+
+impl From<&OrderResult> for ResultView {
+    fn from(r: &OrderResult) -> Self {
+        let score = r.score.as_ref().map(screenhub_ashby::mapping::score_text);
+        Self {
+            verdict: match (r.outcome, &score) {
+                (Outcome::None, Some(score)) => score.clone(),
+                (outcome, _) => verdict(outcome).to_owned(),
+            },
+            kind: r.outcome.as_str(),
+            report_url: r.report_url.clone(),
+            score,
+            summary: r.summary.clone(),
+            screenings: r
+                .screenings
+                .iter()
+                .map(|s| ScreeningView {
+                    name: s.name.clone(),
+                    verdict: verdict(s.outcome),
+                    kind: s.outcome.as_str(),
+                    detail: s.detail.clone(),
+                })
+                .collect(),
+            completed: when(r.completed_at),
+        }
+    }
 }
 
 pub(super) fn not_found(what: &str) -> PageError {
@@ -579,8 +646,14 @@ async fn order(State(state): State<AppState>, op: Operator, Path(id): Path<Strin
         .unwrap_or_default();
     let (name, email) = candidate(&order);
     let mut extra = vec![("Application status (ATS)", order.application_status.clone())];
-    if let Some(p) = &order.progress_label {
-        extra.push(("Progress", p.clone()));
+    // The progress the vendor last reported means nothing once the order ended.
+    if order.status == OrderStatus::InProgress {
+        let label = order.progress_label.as_deref().unwrap_or("In progress");
+        let progress = match order.eta_minutes {
+            Some(eta) => format!("{label} ({})", screenhub_ashby::mapping::time_left(eta)),
+            None => label.to_owned(),
+        };
+        extra.push(("Progress", progress));
     }
     if let Some(r) = &order.cancel_reason {
         extra.push(("Cancelled", r.clone()));
@@ -588,9 +661,7 @@ async fn order(State(state): State<AppState>, op: Operator, Path(id): Path<Strin
     if let Some(r) = &order.failure_reason {
         extra.push(("Failure", r.clone()));
     }
-    if let Some(r) = &order.result {
-        extra.push(("Result", serde_json::to_string(r).unwrap_or_default()));
-    }
+
     Ok(page(
         StatusCode::OK,
         &OrderPage {
@@ -608,6 +679,7 @@ async fn order(State(state): State<AppState>, op: Operator, Path(id): Path<Strin
             created: when(order.created_at),
             updated: when(order.updated_at),
             extra,
+            result: order.result.as_ref().map(ResultView::from),
             events: events
                 .iter()
                 .map(|e| TimelineEntry {

@@ -128,7 +128,7 @@ async fn find(state: &AppState, raw: &str) -> ApiResult<screenhub_store::Account
         .ok_or_else(|| ApiError::not_found("account"))
 }
 
-/// Create an account for an employer; returns its External Trigger Token once.
+/// Create an account for an employer; returns its External Trigger Token. The API returns the token only here (and to a replay with the same `Idempotency-Key`); the employer's connect page shows it to whoever holds a valid connect link.
 #[utoipa::path(post, path = "/v1/accounts", tag = "accounts", request_body = CreateAccount,
     responses((status = 201, body = AccountWithToken), (status = 422, body = crate::error::ErrorBody)))]
 async fn create_account(

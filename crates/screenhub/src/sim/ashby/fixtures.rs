@@ -66,8 +66,25 @@ fn pick<'a, T>(rng: &mut StdRng, items: &'a [T]) -> &'a T {
 }
 
 pub fn candidate(rng: &mut StdRng) -> Value {
+    let person = pick(rng, PEOPLE);
+    candidate_for(rng, person)
+}
+
+/// Up to `n` different people, in a random order: a job's pipeline lists
+/// each person once.
+pub fn different_candidates(rng: &mut StdRng, n: usize) -> Vec<Value> {
+    use rand::seq::SliceRandom;
+    let mut people: Vec<_> = PEOPLE.iter().collect();
+    people.shuffle(rng);
+    people
+        .into_iter()
+        .take(n)
+        .map(|person| candidate_for(rng, person))
+        .collect()
+}
+
+fn candidate_for(rng: &mut StdRng, (first, last, email): &(&str, &str, &str)) -> Value {
     let id = uuid(rng);
-    let (first, last, email) = pick(rng, PEOPLE);
     json!({
         "ashby_id": id,
         "first_name": first,

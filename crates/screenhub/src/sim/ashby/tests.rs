@@ -602,7 +602,8 @@ async fn accepted_updates_are_recorded_in_order_and_merged() {
         .iter()
         .all(|u| u["source"] == "api"));
     assert_eq!(view["updates"][1]["body"], updates[1].to_json());
-    // Metadata merged by identifier: one ETA (the latest), then the result's fields.
+    // The ETA was in the progress statuses, which the result's replaced: the
+    // finished card shows no time remaining. Metadata: the result's fields.
     let metadata: Vec<(String, Value)> = view["metadata"]
         .as_array()
         .unwrap()
@@ -617,7 +618,6 @@ async fn accepted_updates_are_recorded_in_order_and_merged() {
     assert_eq!(
         metadata,
         [
-            ("eta_minutes".to_owned(), json!(15)),
             ("summary".to_owned(), json!("One record to review")),
             ("screening_identity".to_owned(), json!(true)),
             (
@@ -626,7 +626,7 @@ async fn accepted_updates_are_recorded_in_order_and_merged() {
             ),
         ]
     );
-    assert_eq!(view["metadata"][3]["description"], "1 record");
+    assert_eq!(view["metadata"][2]["description"], "1 record");
 
     let (status, list) = control(&base, reqwest::Method::GET, "/_sim/assessments", None).await;
     assert_eq!(status, 200);
@@ -1356,4 +1356,19 @@ async fn update_verdicts_follow_the_fixed_examples() {
         }
     }
     assert!(tried >= 20, "only {tried} examples");
+}
+
+#[test]
+fn a_jobs_pipeline_lists_each_person_once() {
+    for seed in 0..20 {
+        let sim = AshbySim::with_seed(SimConfig::default(), seed);
+        let emails: Vec<String> = sim
+            .pipeline()
+            .candidates
+            .iter()
+            .map(|c| c.candidate["email"].as_str().unwrap().to_owned())
+            .collect();
+        let distinct: std::collections::HashSet<&String> = emails.iter().collect();
+        assert_eq!(distinct.len(), emails.len(), "seed {seed}: {emails:?}");
+    }
 }

@@ -55,12 +55,14 @@ pub struct Activity {
 impl Pipeline {
     pub fn generate(rng: &mut StdRng) -> Self {
         let job = fixtures::job(rng);
-        let candidates = (0..CANDIDATES)
-            .map(|i| {
+        let candidates = fixtures::different_candidates(rng, CANDIDATES)
+            .into_iter()
+            .enumerate()
+            .map(|(i, candidate)| {
                 let mut application = fixtures::application(rng);
                 application["status"] = json!("Active");
                 PipelineCandidate {
-                    candidate: fixtures::candidate(rng),
+                    candidate,
                     application,
                     stage: STAGES[i % STAGES.len()],
                     activities: Vec::new(),
