@@ -3,6 +3,7 @@
 mod bad_input;
 mod delivery;
 mod demo;
+mod edge;
 mod faults;
 mod flow;
 mod metrics;

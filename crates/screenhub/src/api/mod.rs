@@ -88,13 +88,19 @@ pub fn router(state: AppState) -> Router {
         state.clone(),
         idempotency::layer,
     ));
+    // `/metrics` moves to its own listener when `metrics_listen` is set.
+    let metrics = if state.config.metrics_listen.is_empty() {
+        Router::new().route("/metrics", get(crate::metrics::render))
+    } else {
+        Router::new()
+    };
     Router::new()
         .merge(v1)
+        .merge(metrics)
         .nest("/ats/ashby", ats::router())
         .merge(crate::ui::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(crate::metrics::render))
         .route(
             "/openapi.json",
             get(move || async move { Json(openapi.as_ref().clone()) }),
@@ -112,6 +118,15 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(middleware::from_fn(uniform_errors))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .with_state(state)
+}
+
+/// `/metrics` alone, for its own listener (`metrics_listen`).
+pub fn metrics_router(state: AppState) -> Router {
+    crate::metrics::handle();
+    Router::new()
+        .route("/metrics", get(crate::metrics::render))
+        .fallback(not_found)
         .with_state(state)
 }
 

@@ -49,7 +49,7 @@ pub struct ConnectSessionView {
         (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 async fn create_connect_session(
     State(state): State<AppState>,
-    _key: VendorKey,
+    key: VendorKey,
     ApiJson(body): ApiJson<CreateConnectSession>,
 ) -> ApiResult<(StatusCode, Json<ConnectSessionView>)> {
     let account_id = body.account_id()?;
@@ -61,6 +61,7 @@ async fn create_connect_session(
         state.now(),
     )
     .await?;
+    ops::audit_connect_link(&state, &key.actor(), &account_id, expires_at).await;
     Ok((
         StatusCode::CREATED,
         Json(ConnectSessionView {
