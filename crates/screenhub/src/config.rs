@@ -338,6 +338,38 @@ mod tests {
     }
 
     #[test]
+    fn addresses_are_taken_as_people_write_them() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env(
+                "SCREENHUB_OUTBOUND_ALLOW",
+                "127.0.0.1,10.0.0.0/8:443,[::1]:9000",
+            );
+            jail.set_env("SCREENHUB_TRUSTED_PROXIES", "10.0.0.7, 192.168.0.0/16");
+            jail.set_env("SCREENHUB_METRICS_LISTEN", "127.0.0.1:9090");
+            jail.set_env("SCREENHUB_METRICS_TOKEN", "t0k");
+            let c = Config::load(None, &Overrides::default()).unwrap();
+            let allow: Vec<String> = c.outbound_allow.iter().map(|a| a.to_string()).collect();
+            assert_eq!(allow, ["127.0.0.1/32", "10.0.0.0/8:443", "[::1]:9000"]);
+            assert!(c.trusted_proxies[0].contains("10.0.0.7".parse().unwrap()));
+            assert!(c.trusted_proxies[1].contains("192.168.4.5".parse().unwrap()));
+            assert_eq!(c.metrics_listen, "127.0.0.1:9090");
+            assert_eq!(c.metrics_token, "t0k");
+            jail.set_env("SCREENHUB_TRUSTED_PROXIES", "lb.internal");
+            let err = Config::load(None, &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("lb.internal"), "{err}");
+            jail.set_env("SCREENHUB_TRUSTED_PROXIES", "");
+            jail.set_env("SCREENHUB_METRICS_LISTEN", "port 9090");
+            let err = Config::load(None, &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("metrics_listen"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn bad_values_are_explained() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("SCREENHUB_RETRY_SCHEDULE_MS", "0,soon");
