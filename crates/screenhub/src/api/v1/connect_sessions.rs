@@ -24,6 +24,7 @@ pub struct CreateConnectSession {
     /// The account (`acct_…`) the employer's admin will connect.
     pub account_id: String,
     /// Seconds until the link expires: 60 to 2592000 (30 days); default 604800 (7 days).
+    #[schema(minimum = 60, maximum = 2_592_000)]
     pub expires_in: Option<u64>,
 }
 
