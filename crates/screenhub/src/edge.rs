@@ -337,9 +337,14 @@ impl Connection {
                     closing = true;
                     connection.as_mut().graceful_shutdown();
                 }
-                () = evict.cancelled() => {
-                    tracing::debug!(%peer, "closing an idle connection to make room at max_connections");
-                    return;
+                () = evict.cancelled(), if !closing => {
+                    if lock(&activity).in_flight == 0 {
+                        tracing::debug!(%peer, "closing an idle connection to make room at max_connections");
+                        return;
+                    }
+                    // A request began since it was picked: let it finish.
+                    closing = true;
+                    connection.as_mut().graceful_shutdown();
                 }
                 () = tokio::time::sleep_until(deadline) => {
                     if lock(&activity).expired(limits, Instant::now()) {
