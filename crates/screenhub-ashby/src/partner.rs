@@ -338,6 +338,15 @@ impl StartRejection {
         ))
     }
 
+    /// Data the recruiter can correct in Ashby (a name too long, a stray
+    /// control character).
+    fn unusable(field: &str, problem: &str) -> Self {
+        Self::new(format!(
+            "Ashby sent data this check can't use: {field} {problem}. \
+             Correct it in Ashby and start the assessment again."
+        ))
+    }
+
     fn unreadable(why: &str) -> Self {
         Self::new(format!(
             "Ashby sent a request that couldn't be read ({why}). {TRY_AGAIN}"
@@ -388,7 +397,96 @@ pub fn parse_start_request_keeping_body(
             return Err(StartRejection::invalid(field, "is not a valid web address"));
         }
     }
+    check_text(&request)?;
     Ok((request, whole))
+}
+
+/// Every string Ashby sends within the limits every connector applies
+/// (`screenhub_core::input`).
+fn check_text(request: &StartRequest) -> Result<(), StartRejection> {
+    use screenhub_core::input::{problem, Text, MAX_ITEMS};
+    let candidate = &request.candidate;
+    let job = &request.job;
+    let mut fields: Vec<(String, Text, &str)> = vec![
+        (
+            "assessment_type_id".into(),
+            Text::Id,
+            &request.assessment_type_id,
+        ),
+        ("candidate.ashby_id".into(), Text::Id, &candidate.ashby_id),
+        (
+            "candidate.first_name".into(),
+            Text::Name,
+            &candidate.first_name,
+        ),
+        (
+            "candidate.last_name".into(),
+            Text::Name,
+            &candidate.last_name,
+        ),
+        ("candidate.email".into(), Text::Email, &candidate.email),
+        (
+            "candidate.ashby_profile_url".into(),
+            Text::Url,
+            &candidate.ashby_profile_url,
+        ),
+        (
+            "application.ashby_id".into(),
+            Text::Id,
+            &request.application.ashby_id,
+        ),
+        (
+            "application.status".into(),
+            Text::Name,
+            request.application.status.as_str(),
+        ),
+        ("job.ashby_id".into(), Text::Id, &job.ashby_id),
+        ("job.name".into(), Text::Name, &job.name),
+        (
+            "job.req_id".into(),
+            Text::Id,
+            job.req_id.as_deref().unwrap_or_default(),
+        ),
+        ("job.ashby_job_url".into(), Text::Url, &job.ashby_job_url),
+    ];
+    let team = job.hiring_team.as_deref().unwrap_or_default();
+    if team.len() > MAX_ITEMS {
+        return Err(StartRejection::unusable(
+            "job.hiringTeam",
+            &format!("has more than {MAX_ITEMS} members"),
+        ));
+    }
+    for (i, member) in team.iter().enumerate() {
+        let at = |name: &str| format!("job.hiringTeam[{i}].{name}");
+        fields.push((at("userId"), Text::Id, &member.user_id));
+        for (name, kind, value) in [
+            ("firstName", Text::Name, &member.first_name),
+            ("lastName", Text::Name, &member.last_name),
+            ("email", Text::Email, &member.email),
+            ("role", Text::Name, &member.role),
+        ] {
+            fields.push((at(name), kind, value.as_deref().unwrap_or_default()));
+        }
+    }
+    let custom = request.additional_fields.as_ref();
+    if custom.is_some_and(|c| c.len() > MAX_ITEMS) {
+        return Err(StartRejection::unusable(
+            "additional_fields",
+            &format!("has more than {MAX_ITEMS} fields"),
+        ));
+    }
+    for (key, value) in custom.into_iter().flatten() {
+        fields.push((format!("additional_fields key `{key:.40}`"), Text::Id, key));
+        if let Value::String(text) = value {
+            fields.push((format!("additional_fields.{key:.40}"), Text::Free, text));
+        }
+    }
+    for (field, kind, value) in fields {
+        if let Some(problem) = problem(kind, value) {
+            return Err(StartRejection::unusable(&field, &problem));
+        }
+    }
+    Ok(())
 }
 
 /// Read an `assessment.cancel` body.
@@ -396,6 +494,11 @@ pub fn parse_cancel_request(body: &[u8]) -> Result<CancelRequest, StartRejection
     let request: CancelRequest = parse_json(body, |_| false)?;
     if request.assessment_id.trim().is_empty() {
         return Err(StartRejection::invalid("assessment_id", "is empty"));
+    }
+    if let Some(problem) =
+        screenhub_core::input::problem(screenhub_core::input::Text::Id, &request.assessment_id)
+    {
+        return Err(StartRejection::invalid("assessment_id", &problem));
     }
     Ok(request)
 }

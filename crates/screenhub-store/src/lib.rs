@@ -51,6 +51,42 @@ use sqlx::{PgPool, SqlitePool};
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// Candidate data and secrets live in the SQLite file: create it readable by
+/// its owner only (mode 0600, like the key file), and tighten an existing
+/// one. SQLite gives its WAL and shared-memory files the database's mode.
+fn keep_private(path: &std::path::Path) -> StoreResult<()> {
+    if path.as_os_str().is_empty() || path.as_os_str() == ":memory:" {
+        return Ok(());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let private = |e: std::io::Error| {
+            StoreError::Config(format!("making {} private: {e}", path.display()))
+        };
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            // A directory that is missing, say: let SQLite report it.
+            Err(_) => return Ok(()),
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            if std::path::Path::new(&file).exists() {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                    .map_err(private)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Run `$body` with `$pool` bound to the backend's pool. The body is compiled
 /// once per driver, so the same query text serves SQLite and PostgreSQL.
 /// `write` is SQLite's single writer connection (writes never contend for the
@@ -132,7 +168,9 @@ impl Store {
                 read: pool,
             })
         } else if url.starts_with("sqlite:") {
-            let opts = SqliteConnectOptions::from_str(url)?
+            let opts = SqliteConnectOptions::from_str(url)?;
+            keep_private(opts.get_filename())?;
+            let opts = opts
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 // FULL: a commit is on disk before it is acknowledged.

@@ -1625,3 +1625,33 @@ async fn daily_order_counts_follow_every_write(s: Store) {
         .count() as i64;
     assert_eq!(completed, counts.get("completed"));
 }
+
+/// The SQLite database and its WAL hold candidate data and secrets: only
+/// their owner may read them, whatever the umask, and an existing database
+/// created before this rule is tightened when opened.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_sqlite_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let (store, dir) = sqlite_store().await;
+    store.create_api_key("mode", 1).await.unwrap();
+    let mode = |name: &str| {
+        std::fs::metadata(dir.path().join(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    for name in ["t.db", "t.db-wal", "t.db-shm"] {
+        assert_eq!(mode(name), 0o600, "{name}");
+    }
+    store.close().await;
+    let db = dir.path().join("t.db");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let url = format!("sqlite://{}", db.display());
+    let reopened = Store::connect(&url, Cipher::new(&MasterKey::generate()))
+        .await
+        .unwrap();
+    assert_eq!(mode("t.db"), 0o600);
+    reopened.close().await;
+}

@@ -282,8 +282,10 @@ pub fn redact(url: &str) -> String {
 pub struct Hub {
     pub state: AppState,
     pub addr: SocketAddr,
+    /// Where `/metrics` is served when `metrics_listen` is set.
+    pub metrics_addr: Option<SocketAddr>,
     shutdown: CancellationToken,
-    server: Option<JoinHandle<std::io::Result<()>>>,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
     worker: Option<JoinHandle<()>>,
     announcer: JoinHandle<()>,
 }
@@ -301,16 +303,38 @@ impl Hub {
         let public_url = config.public_url(addr);
         let state = AppState::new(store, config, public_url, clock)?;
         let shutdown = CancellationToken::new();
+        let limits = crate::edge::EdgeLimits::from_config(&state.config);
+        let metrics_listener = match state.config.metrics_listen.as_str() {
+            "" => None,
+            address => Some(
+                TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("metrics_listen: listening on {address}"))?,
+            ),
+        };
+        let metrics_addr = match &metrics_listener {
+            Some(l) => Some(l.local_addr()?),
+            None => None,
+        };
+        let metrics = metrics_listener.map(|listener| {
+            let app = crate::api::metrics_router(state.clone());
+            tokio::spawn(crate::edge::serve(
+                listener,
+                app,
+                limits.clone(),
+                shutdown.clone(),
+            ))
+        });
         let server = roles.api.then(|| {
             let app = crate::api::router(state.clone());
             let token = shutdown.clone();
+            let limits = limits.clone();
             tokio::spawn(async move {
-                axum::serve(
-                    listener,
-                    app.into_make_service_with_connect_info::<SocketAddr>(),
-                )
-                .with_graceful_shutdown(async move { token.cancelled().await })
-                .await
+                crate::edge::serve(listener, app, limits, token).await?;
+                if let Some(metrics) = metrics {
+                    metrics.await??;
+                }
+                anyhow::Ok(())
             })
         });
         let worker = roles
@@ -323,6 +347,7 @@ impl Hub {
         Ok(Self {
             state,
             addr,
+            metrics_addr,
             shutdown,
             server,
             worker,

@@ -1,5 +1,8 @@
 //! Slows down guessing: a client (by IP address) that fails authentication too
-//! often in a window is refused with 429 until the window passes. This is a
+//! often in a window has its further failures answered 429 until the window
+//! passes. A valid credential is never held back: callers check the credential
+//! first and consult the brake only for a failure, so a guesser behind the
+//! same address (or load balancer) as Ashby cannot lock Ashby out. This is a
 //! brake, not a correctness mechanism, so it lives in process memory.
 
 use std::collections::HashMap;
@@ -30,8 +33,19 @@ impl FailedAuthLimiter {
         }
     }
 
+    /// Record a failed attempt: `Some(seconds to wait, at least 1)` when the
+    /// client had already used up its failures and is to be answered 429
+    /// rather than 401.
+    pub fn failed(&self, ip: Option<IpAddr>) -> Option<u64> {
+        let locked_out = self.check(ip).err();
+        self.record_failure(ip);
+        locked_out
+    }
+
     /// `Err(seconds to wait, at least 1)` while the client is locked out. A
-    /// client whose address is unknown is never held back.
+    /// client whose address is unknown is never held back. Only for attempts
+    /// that cost something to check (a live call to the ATS); otherwise check
+    /// the credential and call `failed`.
     pub fn check(&self, ip: Option<IpAddr>) -> Result<(), u64> {
         let Some(ip) = ip.filter(|_| self.max_failures > 0) else {
             return Ok(());
@@ -50,7 +64,7 @@ impl FailedAuthLimiter {
         }
     }
 
-    pub fn record_failure(&self, ip: Option<IpAddr>) {
+    fn record_failure(&self, ip: Option<IpAddr>) {
         let Some(ip) = ip.filter(|_| self.max_failures > 0) else {
             return;
         };
@@ -83,9 +97,12 @@ mod tests {
         let ip: Option<IpAddr> = Some("127.0.0.1".parse().unwrap());
         let other: Option<IpAddr> = Some("127.0.0.2".parse().unwrap());
         for _ in 0..3 {
-            assert!(limiter.check(ip).is_ok());
-            limiter.record_failure(ip);
+            assert_eq!(limiter.failed(ip), None);
         }
+        assert!(
+            limiter.failed(ip).is_some(),
+            "the fourth failure is refused"
+        );
         assert!(limiter.check(ip).is_err());
         assert!(
             limiter.check(other).is_ok(),

@@ -25,7 +25,7 @@ pub struct Config {
     #[serde(deserialize_with = "list_or_csv")]
     pub retry_schedule_ms: Vec<u64>,
     #[serde(deserialize_with = "list_or_csv")]
-    pub outbound_allow: Vec<IpNet>,
+    pub outbound_allow: Vec<OutboundAllow>,
     pub outbound_timeout_ms: u64,
     pub delivery_concurrency: usize,
     pub failing_after_attempts: u32,
@@ -37,7 +37,124 @@ pub struct Config {
     pub auth_failure_window_secs: u64,
     pub pii_retention_days: u32,
     pub dashboard_session_hours: u64,
+    /// The connection layer: see `crate::edge`.
+    pub header_read_timeout_ms: u64,
+    pub idle_timeout_ms: u64,
+    /// 0: half the process's open-file limit.
+    pub max_connections: usize,
+    /// 0: an eighth of `max_connections`, at least 8.
+    pub max_connections_per_client: usize,
+    /// Peers whose `X-Forwarded-For` names the client (load balancers).
+    #[serde(deserialize_with = "list_or_csv")]
+    pub trusted_proxies: Vec<Network>,
+    /// Serve `/metrics` here instead of on `listen` (empty: on `listen`).
+    pub metrics_listen: String,
+    /// Require `Authorization: Bearer <metrics_token>` on `/metrics` (empty: none).
+    pub metrics_token: String,
 }
+
+/// A network given as a CIDR (`10.0.0.0/8`) or a bare address (`10.0.0.7`,
+/// taken as that one host), the way people write them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Network(pub IpNet);
+
+impl std::str::FromStr for Network {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        let s = s.trim();
+        s.parse::<IpNet>()
+            .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+            .map(Network)
+            .map_err(|_| {
+                anyhow::anyhow!("`{s}` is neither an address (10.0.0.7) nor a network (10.0.0.0/8)")
+            })
+    }
+}
+
+impl std::fmt::Display for Network {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Network {
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        self.0.contains(&ip)
+    }
+}
+
+/// An `outbound_allow` entry: a network or address, optionally narrowed to one
+/// port (`127.0.0.1:9000`, `[::1]:9000`, `10.0.0.0/8:443`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboundAllow {
+    pub network: Network,
+    /// `None`: every port.
+    pub port: Option<u16>,
+}
+
+impl std::str::FromStr for OutboundAllow {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        let s = s.trim();
+        if let Ok(network) = s.parse::<Network>() {
+            return Ok(Self {
+                network,
+                port: None,
+            });
+        }
+        if let Ok(addr) = s.parse::<SocketAddr>() {
+            return Ok(Self {
+                network: Network(addr.ip().into()),
+                port: Some(addr.port()),
+            });
+        }
+        // A network with a port: `10.0.0.0/8:443`.
+        let hint = || {
+            anyhow::anyhow!(
+                "`{s}` is not an address (127.0.0.1), a network (127.0.0.0/8) or either with a port (127.0.0.1:9000)"
+            )
+        };
+        let (network, port) = s.rsplit_once(':').ok_or_else(hint)?;
+        Ok(Self {
+            network: network.parse().map_err(|_| hint())?,
+            port: Some(port.parse().map_err(|_| hint())?),
+        })
+    }
+}
+
+impl std::fmt::Display for OutboundAllow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.port, self.network.0) {
+            (None, net) => net.fmt(f),
+            (Some(port), IpNet::V6(net)) if net.prefix_len() == 128 => {
+                write!(f, "[{}]:{port}", net.addr())
+            }
+            (Some(port), net) if net.prefix_len() == net.max_prefix_len() => {
+                write!(f, "{}:{port}", net.addr())
+            }
+            (Some(port), net) => write!(f, "{net}:{port}"),
+        }
+    }
+}
+
+/// Both read and written as their text form, so TOML lists, the
+/// comma-separated environment form and `config show` agree.
+macro_rules! as_text {
+    ($($t:ty),*) => {$(
+        impl Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(d)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    )*};
+}
+as_text!(Network, OutboundAllow);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -180,6 +297,18 @@ impl Config {
             self.outbound_timeout_ms >= 100,
             "outbound_timeout_ms must be at least 100"
         );
+        anyhow::ensure!(
+            self.header_read_timeout_ms >= 100 && self.idle_timeout_ms >= 100,
+            "header_read_timeout_ms and idle_timeout_ms must be at least 100"
+        );
+        if !self.metrics_listen.is_empty() {
+            self.metrics_listen.parse::<SocketAddr>().map_err(|_| {
+                anyhow::anyhow!(
+                    "metrics_listen must be an address and port such as 127.0.0.1:9090 (got `{}`)",
+                    self.metrics_listen
+                )
+            })?;
+        }
         Ok(())
     }
 
@@ -312,6 +441,38 @@ mod tests {
             )
             .unwrap();
             assert_eq!(c.listen.to_string(), "127.0.0.1:1");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn addresses_are_taken_as_people_write_them() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env(
+                "SCREENHUB_OUTBOUND_ALLOW",
+                "127.0.0.1,10.0.0.0/8:443,[::1]:9000",
+            );
+            jail.set_env("SCREENHUB_TRUSTED_PROXIES", "10.0.0.7, 192.168.0.0/16");
+            jail.set_env("SCREENHUB_METRICS_LISTEN", "127.0.0.1:9090");
+            jail.set_env("SCREENHUB_METRICS_TOKEN", "t0k");
+            let c = Config::load(None, &Overrides::default()).unwrap();
+            let allow: Vec<String> = c.outbound_allow.iter().map(|a| a.to_string()).collect();
+            assert_eq!(allow, ["127.0.0.1/32", "10.0.0.0/8:443", "[::1]:9000"]);
+            assert!(c.trusted_proxies[0].contains("10.0.0.7".parse().unwrap()));
+            assert!(c.trusted_proxies[1].contains("192.168.4.5".parse().unwrap()));
+            assert_eq!(c.metrics_listen, "127.0.0.1:9090");
+            assert_eq!(c.metrics_token, "t0k");
+            jail.set_env("SCREENHUB_TRUSTED_PROXIES", "lb.internal");
+            let err = Config::load(None, &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("lb.internal"), "{err}");
+            jail.set_env("SCREENHUB_TRUSTED_PROXIES", "");
+            jail.set_env("SCREENHUB_METRICS_LISTEN", "port 9090");
+            let err = Config::load(None, &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("metrics_listen"), "{err}");
             Ok(())
         });
     }

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 use screenhub_ashby::AttemptClass;
-use screenhub_core::delivery::{parse_retry_after, verdict_for_status, DeliveryTarget, Verdict};
+use screenhub_core::delivery::{
+    parse_retry_after, verdict_for_status, DeliveryState, DeliveryTarget, Verdict,
+};
 use screenhub_core::event::EventType;
 use screenhub_store::{
     Attempt, AttemptResult, ClaimedDelivery, Delivery, Heard, OutboxMessage, Recorded,
@@ -320,15 +322,13 @@ fn announcement(
     if delivery.target == DeliveryTarget::Vendor && !delivery.event_type.starts_with("order.") {
         return vec![];
     }
-    let event = match result {
-        AttemptResult::Dead => EventType::DeliveryExhausted,
-        AttemptResult::Failed => EventType::DeliveryFailed,
+    let (event, state) = match result {
+        AttemptResult::Dead => (EventType::DeliveryExhausted, DeliveryState::Dead),
+        AttemptResult::Failed => (EventType::DeliveryFailed, DeliveryState::Failed),
         _ => return vec![],
     };
-    let mut view = DeliveryView::from(delivery);
-    view.attempt_count = attempt.attempt;
-    view.last_status_code = attempt.status_code;
-    view.last_error = attempt.error.clone();
+    // The delivery as this attempt leaves it, which is what the event announces.
+    let view = DeliveryView::from(delivery).after_attempt(attempt, state, now);
     let payload = webhook_body(event, now, json!({ "delivery": view }));
     vec![match &delivery.endpoint_id {
         Some(endpoint) => OutboxMessage::VendorElsewhere {

@@ -6,6 +6,8 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
+use std::net::IpAddr;
+
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -152,11 +154,50 @@ impl VendorKey {
     }
 }
 
-/// The client's IP address, when the server knows it.
-pub fn client_ip(extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {
-    extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip())
+/// The credentials of an `Authorization` header with this scheme; schemes
+/// match in any case (`Bearer`, `bearer`, `BEARER`), as RFC 9110 says.
+pub fn authorization<'h>(headers: &'h axum::http::HeaderMap, scheme: &str) -> Option<&'h str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (given, credentials) = value.split_once(' ')?;
+    given
+        .eq_ignore_ascii_case(scheme)
+        .then(|| credentials.trim())
+}
+
+/// The client's IP address, when the server knows it: the direct peer, or,
+/// when the peer is one of `trusted_proxies`, the nearest address in
+/// `X-Forwarded-For` that is not itself a trusted proxy. A client cannot
+/// choose its address by sending the header itself.
+pub fn client_ip(state: &AppState, parts: &Parts) -> Option<IpAddr> {
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()?
+        .0
+        .ip()
+        .to_canonical();
+    let proxies = &state.config.trusted_proxies;
+    if !crate::edge::is_trusted(proxies, peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<&str> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for hop in forwarded.iter().rev() {
+        let Ok(ip) = hop.parse::<IpAddr>() else {
+            break;
+        };
+        client = ip.to_canonical();
+        if !crate::edge::is_trusted(proxies, client) {
+            break;
+        }
+    }
+    Some(client)
 }
 
 impl FromRequestParts<AppState> for VendorKey {
@@ -166,26 +207,18 @@ impl FromRequestParts<AppState> for VendorKey {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let ip = client_ip(&parts.extensions);
-        state.auth_limiter.check(ip).map_err(ApiError::locked_out)?;
-        let refuse = |message: &str| {
-            state.auth_limiter.record_failure(ip);
-            ApiError::unauthorized(message)
+        // The key is checked first: a valid one always gets through, and only
+        // failures count towards (and are slowed by) the brake.
+        let refuse = |message: &str| match state.auth_limiter.failed(client_ip(state, parts)) {
+            Some(secs) => ApiError::locked_out(secs),
+            None => ApiError::unauthorized(message),
         };
-        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+        if !parts.headers.contains_key(header::AUTHORIZATION) {
             return Err(refuse(
                 "missing API key: send `Authorization: Bearer <vendor API key>` (create one with `screenhub keys create`)",
             ));
-        };
-        let Some(token) = value
-            .to_str()
-            .ok()
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-        else {
+        }
+        let Some(token) = authorization(&parts.headers, "Bearer") else {
             return Err(refuse(
                 "the Authorization header must be `Bearer <vendor API key>`",
             ));

@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod dispatch;
+pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod health;

@@ -7,10 +7,11 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use subtle::ConstantTimeEq;
 
 use crate::state::AppState;
 
@@ -87,8 +88,18 @@ pub async fn track_requests(request: Request, next: Next) -> Response {
     response
 }
 
-/// `GET /metrics`.
-pub async fn render(State(state): State<AppState>) -> Response {
+/// `GET /metrics`, behind `Authorization: Bearer <metrics_token>` when one is set.
+pub async fn render(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let expected = state.config.metrics_token.as_bytes();
+    if !expected.is_empty() {
+        let given = crate::extract::authorization(&headers, "Bearer").unwrap_or_default();
+        if !bool::from(given.as_bytes().ct_eq(expected)) {
+            return crate::error::ApiError::unauthorized(
+                "send `Authorization: Bearer <metrics_token>` (the metrics_token setting, SCREENHUB_METRICS_TOKEN)",
+            )
+            .into_response();
+        }
+    }
     let handle = handle();
     match state.store.queue_depth(state.now()).await {
         Ok((depth, oldest_ms)) => {

@@ -385,6 +385,23 @@ pub async fn audit(
     }
 }
 
+/// A connect link was made (the link itself is a secret and is not logged).
+pub async fn audit_connect_link(
+    state: &AppState,
+    actor: &str,
+    account_id: &AccountId,
+    expires_at: Millis,
+) {
+    audit(
+        state,
+        actor,
+        "connect_session.created",
+        Some(("account", account_id.as_str())),
+        serde_json::json!({ "expires_at": rfc3339(expires_at) }),
+    )
+    .await;
+}
+
 /// How long a connect link works unless asked otherwise: 7 days.
 pub const CONNECT_LINK_DEFAULT_SECS: u64 = 7 * 24 * 3600;
 const CONNECT_LINK_MAX_SECS: u64 = 30 * 24 * 3600;

@@ -6,13 +6,14 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ipnet::IpNet;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+
+use crate::config::OutboundAllow;
 
 /// Which addresses outbound calls may reach.
 #[derive(Debug, Clone, Default)]
 pub struct OutboundPolicy {
-    allow: Vec<IpNet>,
+    allow: Vec<OutboundAllow>,
 }
 
 /// Addresses that are not on the public internet.
@@ -50,12 +51,20 @@ fn is_internal(ip: IpAddr) -> bool {
 }
 
 impl OutboundPolicy {
-    pub fn new(allow: Vec<IpNet>) -> Self {
+    pub fn new(allow: Vec<OutboundAllow>) -> Self {
         Self { allow }
     }
 
-    pub fn permits(&self, ip: IpAddr) -> bool {
-        !is_internal(ip) || self.allow.iter().any(|net| net.contains(&ip))
+    /// May a call reach `ip` on `port`? The resolver knows no port (`None`):
+    /// it lets a name reach an internal address only through an entry for
+    /// every port, so a port-narrowed entry cannot be widened by a DNS name
+    /// that points at the address; it permits IP-literal URLs at its port.
+    pub fn permits(&self, ip: IpAddr, port: Option<u16>) -> bool {
+        !is_internal(ip)
+            || self
+                .allow
+                .iter()
+                .any(|rule| rule.network.contains(ip) && (rule.port.is_none() || rule.port == port))
     }
 
     /// Check a URL before calling it: http(s) only, and an IP-literal host must be
@@ -69,8 +78,13 @@ impl OutboundPolicy {
             _ => None,
         };
         if let Some(ip) = ip {
-            if !self.permits(ip) {
-                return Err(refusal(&ip.to_string()));
+            let port = url.port_or_known_default();
+            if !self.permits(ip, port) {
+                let shown = match port {
+                    Some(port) => SocketAddr::new(ip, port).to_string(),
+                    None => ip.to_string(),
+                };
+                return Err(refusal(&shown));
             }
         }
         Ok(url)
@@ -80,7 +94,8 @@ impl OutboundPolicy {
 fn refusal(host: &str) -> String {
     format!(
         "{host} is a private, loopback or link-local address, which outbound calls may not reach; \
-         add its network to outbound_allow (SCREENHUB_OUTBOUND_ALLOW) if this is intended"
+         add it (an address, a network, or either with a port: 127.0.0.1:9000) to outbound_allow \
+         (SCREENHUB_OUTBOUND_ALLOW) if this is intended"
     )
 }
 
@@ -98,7 +113,7 @@ impl Resolve for PolicyResolver {
             let permitted: Vec<SocketAddr> = resolved
                 .iter()
                 .copied()
-                .filter(|a| policy.permits(a.ip()))
+                .filter(|a| policy.permits(a.ip(), None))
                 .collect();
             if permitted.is_empty() {
                 let err: Box<dyn std::error::Error + Send + Sync> = if resolved.is_empty() {
@@ -170,12 +185,32 @@ mod tests {
             "100.64.0.1",
             "0.0.0.0",
         ] {
-            assert!(!strict.permits(ip.parse().unwrap()), "{ip}");
+            assert!(!strict.permits(ip.parse().unwrap(), None), "{ip}");
         }
-        assert!(strict.permits("93.184.216.34".parse().unwrap()));
+        assert!(strict.permits("93.184.216.34".parse().unwrap(), None));
         let local = OutboundPolicy::new(vec!["127.0.0.0/8".parse().unwrap()]);
-        assert!(local.permits("127.0.0.1".parse().unwrap()));
-        assert!(!local.permits("10.0.0.1".parse().unwrap()));
+        assert!(local.permits("127.0.0.1".parse().unwrap(), Some(1)));
+        assert!(!local.permits("10.0.0.1".parse().unwrap(), None));
+    }
+
+    #[test]
+    fn an_allowed_address_can_be_bare_or_narrowed_to_a_port() {
+        let bare = OutboundPolicy::new(vec!["127.0.0.1".parse().unwrap()]);
+        assert!(bare.check_url("http://127.0.0.1:1234/x").is_ok());
+        assert!(bare.check_url("http://127.0.0.2:1234/x").is_err());
+        let narrowed = OutboundPolicy::new(vec![
+            "127.0.0.1:9000".parse().unwrap(),
+            "[::1]:9000".parse().unwrap(),
+            "10.0.0.0/8:443".parse().unwrap(),
+        ]);
+        assert!(narrowed.check_url("http://127.0.0.1:9000/x").is_ok());
+        assert!(narrowed.check_url("http://[::1]:9000/x").is_ok());
+        assert!(narrowed.check_url("https://10.1.2.3/x").is_ok());
+        let refused = narrowed.check_url("http://127.0.0.1:9001/x").unwrap_err();
+        assert!(refused.contains("127.0.0.1:9001"), "{refused}");
+        assert!(narrowed.check_url("http://10.1.2.3/x").is_err());
+        // A name resolving to the address is not let through at any port.
+        assert!(!narrowed.permits("127.0.0.1".parse().unwrap(), None));
     }
 
     #[test]

@@ -427,6 +427,26 @@ pub struct DeliveryView {
     pub completed_at: Option<String>,
 }
 
+impl DeliveryView {
+    /// The delivery as an attempt that ended it (`failed` or `dead`) at `at`
+    /// leaves it.
+    pub fn after_attempt(
+        mut self,
+        attempt: &screenhub_store::Attempt,
+        state: DeliveryState,
+        at: Millis,
+    ) -> Self {
+        self.state = state;
+        self.attempt_count = attempt.attempt;
+        self.last_status_code = attempt.status_code;
+        self.last_error = attempt.error.clone();
+        self.next_attempt_at = None;
+        self.updated_at = time(at);
+        self.completed_at = Some(time(at));
+        self
+    }
+}
+
 impl From<&screenhub_store::Delivery> for DeliveryView {
     fn from(d: &screenhub_store::Delivery) -> Self {
         Self {

@@ -52,6 +52,9 @@ struct Tester<'a> {
     /// A dashboard session cookie.
     cookie: String,
     tried: usize,
+    /// The OpenAPI responses of the vendor API operation under test: every
+    /// answer it gives must be documented there.
+    documented: Option<Value>,
 }
 
 impl Tester<'_> {
@@ -100,6 +103,12 @@ impl Tester<'_> {
                 status.is_client_error(),
                 "{label}: expected a 4xx, got {status}: {text}"
             ),
+        }
+        if let (Surface::Vendor, Some(responses)) = (surface, &self.documented) {
+            assert!(
+                !responses[status.as_str()].is_null(),
+                "{label}: answered {status}, which its OpenAPI operation does not document"
+            );
         }
         let message = match surface {
             Surface::Vendor => {
@@ -279,6 +288,13 @@ fn wrong_value(doc: &Value, schema: &Value) -> Option<Value> {
 /// alone, of the wrong type, and the path an error message should name.
 fn wrong_typed_bodies(doc: &Value, schema: &Value, depth: usize) -> Vec<(Value, String)> {
     let schema = resolve(doc, schema);
+    // An optional body is `oneOf: [null, the body]`.
+    if let Some(body) = schema["oneOf"]
+        .as_array()
+        .and_then(|members| members.iter().find(|m| m["type"] != "null"))
+    {
+        return wrong_typed_bodies(doc, body, depth);
+    }
     let mut out = vec![];
     if let Some(items) = schema
         .get("items")
@@ -331,6 +347,7 @@ async fn every_endpoint_refuses_bad_input_with_a_clear_4xx() {
         w: &w,
         cookie,
         tried: 0,
+        documented: None,
     };
 
     // The vendor API, route by route from its OpenAPI document.
@@ -339,6 +356,7 @@ async fn every_endpoint_refuses_bad_input_with_a_clear_4xx() {
         for (method, op) in methods.as_object().unwrap() {
             let method: Method = method.to_uppercase().parse().unwrap();
             routes += 1;
+            t.documented = Some(op["responses"].clone());
             let concrete = fill(path);
             // A malformed id in the path, and wrong-typed query parameters.
             if path.contains("{id}") {
@@ -409,6 +427,7 @@ async fn every_endpoint_refuses_bad_input_with_a_clear_4xx() {
             }
         }
     }
+    t.documented = None;
     assert!(routes >= 30, "only {routes} routes in the OpenAPI document");
 
     // The partner API: every method Ashby calls.
@@ -458,6 +477,89 @@ async fn every_endpoint_refuses_bad_input_with_a_clear_4xx() {
             .await;
         }
     }
+    // Loose input: every string Ashby sends has a length limit, and names, ids
+    // and emails carry no control characters. Refused with the 422 whose
+    // message Ashby shows the recruiter, naming the field.
+    let long = |n: usize| json!("x".repeat(n));
+    for (field, value) in [
+        ("/assessment_type_id", long(256)),
+        ("/candidate/ashby_id", long(10_000)),
+        ("/candidate/first_name", long(100_000)),
+        ("/candidate/first_name", json!("Zo\u{0}ë")),
+        ("/candidate/last_name", json!("Ñúñez\u{1b}[31m")),
+        (
+            "/candidate/email",
+            json!(format!("{}@example.com", "z".repeat(400))),
+        ),
+        (
+            "/candidate/ashby_profile_url",
+            json!(format!("https://app.ashbyhq.com/{}", "c".repeat(3000))),
+        ),
+        ("/application/ashby_id", json!("app\u{7}")),
+        ("/application/status", long(300)),
+        ("/job/ashby_id", json!("job\n1")),
+        ("/job/name", long(1_000)),
+        ("/job/req_id", long(300)),
+        (
+            "/job/ashby_job_url",
+            json!(format!("https://app.ashbyhq.com/jobs/{}", "j".repeat(3000))),
+        ),
+        ("/job/hiringTeam/0/userId", json!("u\u{0}1")),
+        ("/job/hiringTeam/0/firstName", long(500)),
+        ("/job/hiringTeam/0/email", json!("ana\u{8}@acme.test")),
+        ("/job/hiringTeam/0/role", json!("Recruiter\u{0}")),
+        ("/additional_fields/cf-1", long(20_000)),
+        ("/additional_fields/cf-1", json!("night\u{0}shift")),
+    ] {
+        let mut body = valid.clone();
+        *body.pointer_mut(field).unwrap() = value.clone();
+        let named = field
+            .trim_start_matches('/')
+            .replace("/0/", "[0].")
+            .replace('/', ".");
+        let shown = value.as_str().unwrap().chars().take(12).collect::<String>();
+        let res = w
+            .hub
+            .http
+            .post(format!("{}{partner}/assessment.start", w.hub.url()))
+            .basic_auth(&w.token, Some(""))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 422, "`{field}` = {shown:?}…");
+        let message = res.json::<Value>().await.unwrap()["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        // An email too long to be valid gets the email's own message.
+        let said = if field == "/candidate/email" {
+            message.contains("no valid email address")
+        } else {
+            message.contains(&named)
+        };
+        assert!(said, "`{field}`: {message}");
+        t.tried += 1;
+    }
+    let mut crowded = valid.clone();
+    crowded["additional_fields"] = (0..101)
+        .map(|i| (format!("cf-{i}"), json!("x")))
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+    let (status, body) = w.hub.ats(&w.token, "assessment.start", crowded).await;
+    assert_eq!(status, 422, "{body}");
+    t.check(Case {
+        surface: Surface::PartnerCancel,
+        method: Method::POST,
+        path: format!("{partner}/assessment.cancel"),
+        content_type: Some("application/json"),
+        body: json!({ "assessment_id": "a".repeat(10_000) })
+            .to_string()
+            .into_bytes(),
+        what: "a 10,000-character assessment_id".into(),
+        mentions: Some("assessment_id".into()),
+    })
+    .await;
     for wrong in [json!(12345), json!(""), Value::Null, json!({})] {
         t.check(Case {
             surface: Surface::PartnerCancel,

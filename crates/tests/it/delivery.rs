@@ -199,12 +199,33 @@ async fn ashby_refusing_an_update_is_recorded_and_announced() {
             !w.receiver.of_type("delivery.failed").is_empty()
         })
         .await;
+    announces_its_state(&w, "delivery.failed", "failed").await;
     let (_, order) = w.hub.get(&format!("/v1/orders/{id}")).await;
     assert!(order["events"]
         .as_array()
         .unwrap()
         .iter()
         .any(|e| e["type"] == "delivery.failed"));
+}
+
+/// The webhook shows the delivery in the state it announces, as
+/// `GET /v1/deliveries/{id}` does: ended, no next attempt.
+async fn announces_its_state(w: &World, event: &str, state: &str) {
+    let webhook = &w.receiver.of_type(event)[0];
+    let announced = &webhook.body["data"]["delivery"];
+    assert_eq!(announced["state"], state, "{announced}");
+    assert!(announced["next_attempt_at"].is_null(), "{announced}");
+    assert!(announced["completed_at"].is_string(), "{announced}");
+    let (_, current) = w
+        .hub
+        .get(&format!(
+            "/v1/deliveries/{}",
+            announced["id"].as_str().unwrap()
+        ))
+        .await;
+    for field in ["state", "attempt_count", "completed_at", "last_status_code"] {
+        assert_eq!(announced[field], current[field], "{field}: {current}");
+    }
 }
 
 #[tokio::test]
@@ -236,6 +257,7 @@ async fn an_update_exhausting_its_schedule_is_dead_and_announced() {
             !w.receiver.of_type("delivery.exhausted").is_empty()
         })
         .await;
+    announces_its_state(&w, "delivery.exhausted", "dead").await;
     w.ashby.sim.set_faults(Faults::default()).unwrap();
     let (_, list) = w
         .hub

@@ -4,6 +4,7 @@ mod ashby_examples;
 mod bad_input;
 mod delivery;
 mod demo;
+mod edge;
 mod faults;
 mod flow;
 mod metrics;

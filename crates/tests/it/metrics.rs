@@ -53,3 +53,42 @@ async fn metrics_show_routes_deliveries_and_the_queue() {
         })
         .await;
 }
+
+#[tokio::test]
+async fn metrics_can_have_their_own_address_and_a_token() {
+    let hub = screenhub_tests::TestHub::spawn_with(|c| {
+        c.metrics_listen = "127.0.0.1:0".into();
+        c.metrics_token = "scrape-secret".into();
+    })
+    .await;
+    let own = hub.hub.metrics_addr.expect("a metrics listener");
+    assert_ne!(own, hub.hub.addr);
+    let main = hub
+        .http
+        .get(format!("{}/metrics", hub.url()))
+        .bearer_auth("scrape-secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(main.status(), 404, "not on the main listener any more");
+    let url = format!("http://{own}/metrics");
+    for token in [None, Some("wrong")] {
+        let mut req = hub.http.get(&url);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), 401, "{token:?}");
+        let text = res.text().await.unwrap();
+        assert!(text.contains("metrics_token"), "{text}");
+    }
+    let res = hub
+        .http
+        .get(&url)
+        .header("authorization", "BEARER scrape-secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("# TYPE"));
+}

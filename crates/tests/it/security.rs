@@ -2,7 +2,7 @@
 //! clear, failed-authentication rate limiting, the audit log.
 
 use reqwest::StatusCode;
-use screenhub_tests::{start_body, World};
+use screenhub_tests::{start_body, TestHub, World};
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -258,40 +258,106 @@ async fn stored_bytes(config: &screenhub::Config) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-#[tokio::test]
-async fn repeated_failed_authentication_is_slowed_down() {
-    let w = World::new().await;
-    for _ in 0..20 {
-        let res = w
-            .hub
-            .http
-            .get(format!("{}/v1/accounts", w.hub.url()))
-            .bearer_auth("shk_guess")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 401);
-    }
-    let res = w
+async fn guess(w: &World, forwarded_for: Option<&str>) -> reqwest::Response {
+    let mut req = w
         .hub
         .http
         .get(format!("{}/v1/accounts", w.hub.url()))
-        .bearer_auth(&w.hub.api_key)
-        .send()
-        .await
-        .unwrap();
+        .bearer_auth("shk_guess");
+    if let Some(xff) = forwarded_for {
+        req = req.header("x-forwarded-for", xff);
+    }
+    req.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn repeated_failed_authentication_slows_guesses_but_never_valid_credentials() {
+    let w = World::new().await;
+    for _ in 0..20 {
+        assert_eq!(guess(&w, None).await.status(), 401);
+    }
+    let res = guess(&w, None).await;
     assert_eq!(
         res.status(),
         StatusCode::TOO_MANY_REQUESTS,
-        "locked out, even with the right key"
+        "guesses slowed"
     );
     assert!(res.headers().contains_key("retry-after"));
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"]["code"], "too_many_failed_attempts");
-    // The partner API shares the brake (same client address) and answers in Ashby's envelope.
+    // From the same address, the right vendor key and the right External
+    // Trigger Token still get through.
+    let (status, body) = w.hub.get("/v1/accounts").await;
+    assert_eq!(status, 200, "the right key is never locked out: {body}");
     let (status, body) = w.hub.ats(&w.token, "assessment.list", json!({})).await;
+    assert_eq!(status, 200, "Ashby is never locked out: {body}");
+    // A wrong token on the partner API shares the brake and answers in Ashby's envelope.
+    let (status, body) = w.hub.ats("ett_guess", "assessment.list", json!({})).await;
     assert_eq!(status, 429, "{body}");
     assert_eq!(body["success"], false);
+}
+
+#[tokio::test]
+async fn authorization_schemes_are_case_insensitive() {
+    let w = World::new().await;
+    for scheme in ["Bearer", "bearer", "BEARER", "BeArEr"] {
+        let res = w
+            .hub
+            .http
+            .get(format!("{}/v1/accounts", w.hub.url()))
+            .header("authorization", format!("{scheme} {}", w.hub.api_key))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{scheme}");
+    }
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:", w.token));
+    for scheme in ["Basic", "BASIC", "basic"] {
+        let res = w
+            .hub
+            .http
+            .post(format!("{}/assessment.list", w.hub.partner_base_url()))
+            .header("authorization", format!("{scheme} {basic}"))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{scheme}");
+    }
+}
+
+#[tokio::test]
+async fn x_forwarded_for_counts_only_from_trusted_proxies() {
+    // Without trusted proxies the header is ignored: a guesser cannot dodge
+    // the brake by making up addresses.
+    let w = World::new().await;
+    for i in 0..20 {
+        let res = guess(&w, Some(&format!("203.0.113.{i}"))).await;
+        assert_eq!(res.status(), 401);
+    }
+    assert_eq!(guess(&w, Some("203.0.113.99")).await.status(), 429);
+
+    // Behind a trusted load balancer every caller shares its address; the
+    // brake goes by the forwarded client address instead.
+    let w = World::with_hub(
+        TestHub::spawn_with(|c| c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]).await,
+    )
+    .await;
+    for _ in 0..20 {
+        let res = guess(&w, Some("198.51.100.7, 203.0.113.5")).await;
+        assert_eq!(res.status(), 401);
+    }
+    assert_eq!(
+        guess(&w, Some("198.51.100.7, 203.0.113.5")).await.status(),
+        429,
+        "the nearest untrusted address is the client"
+    );
+    assert_eq!(
+        guess(&w, Some("203.0.113.6")).await.status(),
+        401,
+        "another client behind the same proxy is not held back"
+    );
 }
 
 #[tokio::test]
@@ -335,6 +401,64 @@ async fn admin_actions_are_audited() {
     );
     assert_eq!(entry["target_id"], w.account_id.as_str());
     assert!(entry["created_at"].as_str().unwrap().ends_with('Z'));
+}
+
+#[tokio::test]
+async fn connect_links_and_connecting_through_them_are_audited_and_braked() {
+    let w = World::with_hub(TestHub::spawn_with(|c| c.auth_failure_limit = 3).await).await;
+    let (status, link) = w
+        .hub
+        .post("/v1/connect-sessions", json!({"account_id": w.account_id}))
+        .await;
+    assert_eq!(status, 201, "{link}");
+    let link = link["url"].as_str().unwrap().to_owned();
+    let try_key = |client: reqwest::Client, key: String| {
+        let link = link.clone();
+        async move {
+            client
+                .post(&link)
+                .form(&[("api_key", key)])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // Keys Ashby refuses count against the brake; past it, no live call is made.
+    for _ in 0..3 {
+        let res = try_key(w.hub.http.clone(), "not-an-ashby-key".into()).await;
+        assert_eq!(res.status(), 422);
+    }
+    let res = try_key(w.hub.http.clone(), w.ashby.key()).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().contains_key("retry-after"));
+    assert!(res.text().await.unwrap().contains("Too many"));
+
+    // From another address, the link still works, and the connection is audited.
+    let res = try_key(screenhub_tests::client_from("127.0.0.2"), w.ashby.key()).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let (_, log) = w.hub.get("/v1/audit-log?limit=100").await;
+    let entries = log["data"].as_array().unwrap();
+    let created = entries
+        .iter()
+        .find(|e| e["action"] == "connect_session.created")
+        .expect("the link's creation is audited");
+    assert!(created["actor"].as_str().unwrap().starts_with("api_key:"));
+    assert_eq!(created["target_id"], w.account_id.as_str());
+    let connected = entries
+        .iter()
+        .find(|e| e["action"] == "account.connected")
+        .expect("connecting through the link is audited");
+    assert!(
+        connected["actor"]
+            .as_str()
+            .unwrap()
+            .starts_with("connect_session:"),
+        "{connected}"
+    );
+    assert!(
+        !log.to_string().contains(link.rsplit('/').next().unwrap()),
+        "the link itself is a secret"
+    );
 }
 
 #[tokio::test]
@@ -479,7 +603,7 @@ async fn the_master_key_rotates_and_an_interrupted_rotation_is_finished_at_start
 }
 
 #[tokio::test]
-async fn dashboard_sign_in_guessing_is_slowed_down_too() {
+async fn dashboard_sign_in_guessing_is_slowed_down_too_but_the_right_key_signs_in() {
     let hub = screenhub_tests::TestHub::spawn().await;
     let url = format!("{}/dashboard/sign-in", hub.url());
     for _ in 0..20 {
@@ -495,7 +619,7 @@ async fn dashboard_sign_in_guessing_is_slowed_down_too() {
     let res = hub
         .http
         .post(&url)
-        .form(&[("api_key", hub.api_key.as_str())])
+        .form(&[("api_key", "shk_guess")])
         .send()
         .await
         .unwrap();
@@ -506,6 +630,8 @@ async fn dashboard_sign_in_guessing_is_slowed_down_too() {
         .await
         .unwrap()
         .contains("Too many failed sign-ins"));
+    // The right key still signs in.
+    hub.dashboard_session().await;
 }
 
 /// The hub's logs, at debug level and as JSON, through a whole flow: no token,

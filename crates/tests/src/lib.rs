@@ -25,6 +25,16 @@ use screenhub::{Config, Hub, Roles};
 use screenhub_store::{Cipher, MasterKey, Store};
 use serde_json::{json, Value};
 
+/// An HTTP client whose connections come from another loopback address
+/// (`127.0.0.2`, …), as a different client would.
+pub fn client_from(address: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(address.parse::<std::net::IpAddr>().expect("an IP address"))
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("an HTTP client")
+}
+
 /// A hub serving on 127.0.0.1, port 0, with its own database.
 pub struct TestHub {
     pub hub: Hub,

@@ -43,57 +43,49 @@ pub(crate) fn envelope_error(status: StatusCode, code: &str, message: &str) -> R
 /// The token Ashby presents: the Basic username (Ashby's way), the Basic
 /// password, or a Bearer token.
 pub fn presented_token(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
-    if let Some(b64) = value
-        .strip_prefix("Basic ")
-        .or_else(|| value.strip_prefix("basic "))
-    {
+    if let Some(b64) = crate::extract::authorization(headers, "Basic") {
         let decoded = String::from_utf8(STANDARD.decode(b64.trim()).ok()?).ok()?;
         let (user, pass) = decoded.split_once(':').unwrap_or((&decoded, ""));
         let token = if user.is_empty() { pass } else { user };
         return (!token.is_empty()).then(|| token.to_owned());
     }
-    let token = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))?
-        .trim();
+    let token = crate::extract::authorization(headers, "Bearer")?;
     (!token.is_empty()).then(|| token.to_owned())
 }
 
 /// The account whose token Ashby presented, or Ashby's 401/429 envelope. A
 /// disabled account is let through: each method says what that means for it.
 async fn authenticate(state: &AppState, parts: &Parts) -> Result<Account, Response> {
-    let ip = crate::extract::client_ip(&parts.extensions);
-    if let Err(secs) = state.auth_limiter.check(ip) {
-        let mut response = envelope_error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limit_exceeded",
-            &format!("Too many requests with an invalid API key. Try again in {secs} seconds."),
-        );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, secs.into());
-        return Err(response);
-    }
-    let failed = || state.auth_limiter.record_failure(ip);
+    // A valid token always gets through; only failures meet the brake.
+    let refuse = |code: &str, message: &str| match state
+        .auth_limiter
+        .failed(crate::extract::client_ip(state, parts))
+    {
+        Some(secs) => {
+            let mut response = envelope_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limit_exceeded",
+                &format!("Too many requests with an invalid API key. Try again in {secs} seconds."),
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, secs.into());
+            response
+        }
+        None => envelope_error(StatusCode::UNAUTHORIZED, code, message),
+    };
     let Some(token) = presented_token(&parts.headers) else {
-        failed();
-        return Err(envelope_error(
-            StatusCode::UNAUTHORIZED,
+        return Err(refuse(
             "missing_api_key",
             "No API key was sent. Paste the External Trigger Token from the vendor's setup page into the integration's API Key field.",
         ));
     };
     match state.store.find_account_by_token(&token, state.now()).await {
         Ok(Some(account)) => Ok(account),
-        Ok(None) => {
-            failed();
-            Err(envelope_error(
-            StatusCode::UNAUTHORIZED,
+        Ok(None) => Err(refuse(
             "invalid_api_key",
             "This API key is not valid. It may have been rotated: copy the current External Trigger Token from the vendor's setup page.",
-        ))
-        }
+        )),
         Err(e) => Err(internal(e)),
     }
 }

@@ -30,13 +30,7 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
         }
     };
     // Unauthenticated requests fall through; the handler answers 401.
-    let token = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .map(str::to_owned);
+    let token = crate::extract::authorization(request.headers(), "Bearer").map(str::to_owned);
     let api_key = match token {
         Some(t) => match state.vendor_key(&t).await {
             Ok(Some(k)) => k,

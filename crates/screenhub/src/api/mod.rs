@@ -70,9 +70,127 @@ impl utoipa::Modify for BearerAuth {
 }
 
 fn v1_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(v1::router())
-        .split_for_parts()
+        .split_for_parts();
+    document_common_answers(&mut openapi);
+    (router, openapi)
+}
+
+/// The answers every vendor API operation can give because of how it is
+/// reached, rather than what it does: the key check (401, 429), query strings
+/// (400), ids in the path (400, 404), JSON bodies (400, 413, 415, 422) and
+/// `Idempotency-Key` on POSTs (400, 409, 422), and an internal error (500).
+/// Added to each operation by its shape, so none is left undocumented; an
+/// operation's own description of a code is kept.
+fn document_common_answers(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::{HttpMethod, ParameterBuilder, ParameterIn};
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, ResponseBuilder};
+
+    let answers: [(&str, &str, &str); 9] = [
+        (
+            "400",
+            "BadRequest",
+            "A query parameter, header or body that cannot be read",
+        ),
+        ("401", "Unauthorized", "The API key is missing or not valid"),
+        ("404", "NotFound", "Nothing with this id"),
+        (
+            "409",
+            "Conflict",
+            "A request with this Idempotency-Key is still in progress",
+        ),
+        ("413", "PayloadTooLarge", "The body is over max_body_bytes"),
+        (
+            "415",
+            "UnsupportedMediaType",
+            "The body is not sent as application/json",
+        ),
+        (
+            "422",
+            "ValidationFailed",
+            "A field's value is not acceptable (the message names it)",
+        ),
+        (
+            "429",
+            "TooManyFailedAttempts",
+            "Too many failed authentications from this address; see Retry-After",
+        ),
+        (
+            "500",
+            "InternalError",
+            "Something went wrong on the hub's side",
+        ),
+    ];
+    let components = openapi.components.get_or_insert_with(Default::default);
+    for (_, name, description) in answers {
+        let content = ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("ErrorBody")))
+            .build();
+        components.responses.insert(
+            name.to_owned(),
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content("application/json", content)
+                    .build(),
+            ),
+        );
+    }
+    for item in openapi.paths.paths.values_mut() {
+        let operations = [
+            (HttpMethod::Get, &mut item.get),
+            (HttpMethod::Post, &mut item.post),
+            (HttpMethod::Put, &mut item.put),
+            (HttpMethod::Patch, &mut item.patch),
+            (HttpMethod::Delete, &mut item.delete),
+        ];
+        for (method, operation) in operations {
+            let Some(op) = operation else { continue };
+            let params = op.parameters.get_or_insert_with(Vec::new);
+            let has = |place: ParameterIn| {
+                params.iter().any(|p| {
+                    std::mem::discriminant(&p.parameter_in) == std::mem::discriminant(&place)
+                })
+            };
+            let mut codes = vec!["401", "429", "500"];
+            if has(ParameterIn::Query) {
+                codes.push("400");
+            }
+            if has(ParameterIn::Path) {
+                // A path that is not UTF-8 cannot be read (400).
+                codes.extend(["400", "404"]);
+            }
+            if op.request_body.is_some() {
+                codes.extend(["400", "413", "415", "422"]);
+            }
+            if method == HttpMethod::Post {
+                codes.extend(["400", "409", "413", "422"]);
+                params.push(
+                    ParameterBuilder::new()
+                        .name("Idempotency-Key")
+                        .parameter_in(ParameterIn::Header)
+                        .required(Required::False)
+                        .description(Some(
+                            "1–255 visible ASCII characters; a retry with the same key gets the first answer again",
+                        ))
+                        .schema(Some(
+                            utoipa::openapi::ObjectBuilder::new()
+                                .schema_type(utoipa::openapi::schema::Type::String)
+                                .min_length(Some(1))
+                                .max_length(Some(255)),
+                        ))
+                        .build(),
+                );
+            }
+            for (code, name, _) in answers.iter().filter(|(c, ..)| codes.contains(c)) {
+                op.responses
+                    .responses
+                    .entry((*code).to_owned())
+                    .or_insert_with(|| RefOr::Ref(Ref::from_response_name(*name)));
+            }
+        }
+    }
 }
 
 /// The OpenAPI document of the vendor API, generated from the handlers.
@@ -88,13 +206,19 @@ pub fn router(state: AppState) -> Router {
         state.clone(),
         idempotency::layer,
     ));
+    // `/metrics` moves to its own listener when `metrics_listen` is set.
+    let metrics = if state.config.metrics_listen.is_empty() {
+        Router::new().route("/metrics", get(crate::metrics::render))
+    } else {
+        Router::new()
+    };
     Router::new()
         .merge(v1)
+        .merge(metrics)
         .nest("/ats/ashby", ats::router())
         .merge(crate::ui::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(crate::metrics::render))
         .route(
             "/openapi.json",
             get(move || async move { Json(openapi.as_ref().clone()) }),
@@ -112,6 +236,15 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(middleware::from_fn(uniform_errors))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .with_state(state)
+}
+
+/// `/metrics` alone, for its own listener (`metrics_listen`).
+pub fn metrics_router(state: AppState) -> Router {
+    crate::metrics::handle();
+    Router::new()
+        .route("/metrics", get(crate::metrics::render))
+        .fallback(not_found)
         .with_state(state)
 }
 

@@ -4,6 +4,7 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
@@ -125,12 +126,19 @@ async fn show(State(state): State<AppState>, Path(link): Path<String>) -> PageRe
 }
 
 /// Check the pasted Ashby key live; on success the link is used up and this
-/// response is the last page it shows.
+/// response is the last page it shows. Each try is a live call to Ashby, so
+/// the failed-authentication brake is consulted before it, and a key Ashby
+/// refuses counts as a failure.
 async fn verify(
     State(state): State<AppState>,
     Path(link): Path<String>,
+    parts: Parts,
     Form(form): Form<KeyForm>,
 ) -> Result<Response, PageError> {
+    let ip = crate::extract::client_ip(&state, &parts);
+    if let Err(secs) = state.auth_limiter.check(ip) {
+        return Err(too_many_tries(secs));
+    }
     let (session, account) = usable(&state, &link).await?;
     match ops::connect_ats_key(&state, &account.id, &form.api_key).await {
         Ok(account) => {
@@ -138,6 +146,14 @@ async fn verify(
                 .store
                 .use_connect_session(&session.id, state.now())
                 .await?;
+            ops::audit(
+                &state,
+                &format!("connect_session:{}", session.id),
+                "account.connected",
+                Some(("account", account.id.as_str())),
+                serde_json::json!({ "ats_key_title": account.ats_key_title }),
+            )
+            .await;
             Ok(page(
                 StatusCode::OK,
                 &ConnectDone {
@@ -147,6 +163,23 @@ async fn verify(
             ))
         }
         Err(e) if e.status == StatusCode::NOT_FOUND => Err(unusable(None)),
-        Err(e) => connect_page(&state, &account, link, Some(e.message), e.status).await,
+        Err(e) => {
+            if e.status == StatusCode::UNPROCESSABLE_ENTITY {
+                state.auth_limiter.failed(ip);
+            }
+            connect_page(&state, &account, link, Some(e.message), e.status).await
+        }
     }
+}
+
+fn too_many_tries(secs: u64) -> PageError {
+    let mut response = message(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many tries",
+        format!("Too many keys were refused from this address. Try again in {secs} seconds."),
+    );
+    response
+        .headers_mut()
+        .insert(axum::http::header::RETRY_AFTER, secs.into());
+    PageError::new(response)
 }

@@ -157,20 +157,6 @@ async fn sign_in(
     parts: Parts,
     Form(form): Form<SignInForm>,
 ) -> PageResult {
-    // Guessing keys through this form is slowed down like the APIs are.
-    let ip = crate::extract::client_ip(&parts.extensions);
-    if let Err(secs) = state.auth_limiter.check(ip) {
-        let error =
-            format!("Too many failed sign-ins from this address. Try again in {secs} seconds.");
-        let mut response = page(
-            StatusCode::TOO_MANY_REQUESTS,
-            &SignIn::new(&state, Some(error)),
-        );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, secs.into());
-        return Ok(response);
-    }
     let key = form.api_key.trim();
     let found = if key.is_empty() {
         None
@@ -178,7 +164,21 @@ async fn sign_in(
         state.store.find_api_key(key).await?
     };
     let Some(key) = found else {
-        state.auth_limiter.record_failure(ip);
+        // Guessing keys through this form is slowed down like the APIs are; a
+        // valid key always signs in.
+        let ip = crate::extract::client_ip(&state, &parts);
+        if let Some(secs) = state.auth_limiter.failed(ip) {
+            let error =
+                format!("Too many failed sign-ins from this address. Try again in {secs} seconds.");
+            let mut response = page(
+                StatusCode::TOO_MANY_REQUESTS,
+                &SignIn::new(&state, Some(error)),
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, secs.into());
+            return Ok(response);
+        }
         let error = if key.is_empty() {
             "Paste a vendor API key (it starts with shk_).".to_owned()
         } else {
@@ -1051,6 +1051,7 @@ async fn account_action(
         "connect-link" => {
             let (url, expires_at) =
                 ops::create_connect_link(&state.store, &state.public_url, &id, None, now).await?;
+            ops::audit_connect_link(&state, &op.actor(), &id, expires_at).await;
             Ok(page(
                 StatusCode::OK,
                 &notice(

@@ -31,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct CreateAccount {
     /// The employer's name, as the vendor's staff know it.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     pub ats: Ats,
     #[serde(default)]
@@ -43,6 +44,7 @@ pub struct CreateAccount {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateAccount {
+    #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
     /// `true` refuses every call from the employer's ATS until re-enabled.
     pub disabled: Option<bool>,
@@ -53,6 +55,7 @@ pub struct UpdateAccount {
 pub struct RotateToken {
     /// Keep the old token working for this many seconds (at most 30 days), so
     /// the employer can paste the new one into Ashby without downtime.
+    #[schema(minimum = 0, maximum = 2_592_000)]
     pub grace_period_seconds: Option<u64>,
 }
 
@@ -225,7 +228,7 @@ async fn update_account(
 }
 
 /// Mint a new External Trigger Token; the old one stops working (after the grace period, if any).
-#[utoipa::path(post, path = "/v1/accounts/{id}/rotate-token", tag = "accounts", params(("id" = String, Path)), request_body(content = RotateToken, description = "optional"),
+#[utoipa::path(post, path = "/v1/accounts/{id}/rotate-token", tag = "accounts", params(("id" = String, Path)), request_body(content = Option<RotateToken>, description = "optional"),
     responses((status = 200, body = AccountWithToken), (status = 404, body = crate::error::ErrorBody)))]
 async fn rotate_token(
     State(state): State<AppState>,

@@ -24,6 +24,7 @@ pub struct CreateConnectSession {
     /// The account (`acct_…`) the employer's admin will connect.
     pub account_id: String,
     /// Seconds until the link expires: 60 to 2592000 (30 days); default 604800 (7 days).
+    #[schema(minimum = 60, maximum = 2_592_000)]
     pub expires_in: Option<u64>,
 }
 
@@ -49,7 +50,7 @@ pub struct ConnectSessionView {
         (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 async fn create_connect_session(
     State(state): State<AppState>,
-    _key: VendorKey,
+    key: VendorKey,
     ApiJson(body): ApiJson<CreateConnectSession>,
 ) -> ApiResult<(StatusCode, Json<ConnectSessionView>)> {
     let account_id = body.account_id()?;
@@ -61,6 +62,7 @@ async fn create_connect_session(
         state.now(),
     )
     .await?;
+    ops::audit_connect_link(&state, &key.actor(), &account_id, expires_at).await;
     Ok((
         StatusCode::CREATED,
         Json(ConnectSessionView {

@@ -24,6 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryParams {
     pub order_id: Option<String>,
@@ -31,6 +32,8 @@ pub struct DeliveryParams {
     pub target: Option<String>,
     /// `pending`, `succeeded`, `failed` or `dead`.
     pub state: Option<String>,
+    /// Page size, 1–100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }

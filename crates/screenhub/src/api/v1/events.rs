@@ -18,11 +18,13 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EventParams {
     /// Return events with a `seq` greater than this (default 0: from the start).
     pub after: Option<i64>,
     /// Page size, 1–100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }
 

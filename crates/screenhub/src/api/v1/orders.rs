@@ -30,6 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OrderParams {
     /// `pending`, `in_progress`, `completed`, `cancelled` or `failed`.
@@ -43,6 +44,7 @@ pub struct OrderParams {
     /// Exact candidate email (case-insensitive).
     pub candidate_email: Option<String>,
     /// Page size, 1–100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -146,13 +148,17 @@ async fn get_order(
 #[serde(deny_unknown_fields)]
 pub struct StatusReport {
     /// `in_progress` (repeat it to report progress), or `failed` when the check
-    /// cannot be completed.
+    /// cannot be completed: the only statuses a vendor sets this way.
+    #[schema(pattern = "^(in_progress|failed)$")]
     pub status: String,
     /// What Ashby shows as the status, e.g. "Candidate invited".
+    #[schema(min_length = 1, max_length = 200)]
     pub label: Option<String>,
     /// Estimated minutes until a result.
+    #[schema(minimum = 0, maximum = 525_600)]
     pub eta_minutes: Option<i64>,
     /// Required with `failed`: why, for the recruiter.
+    #[schema(min_length = 1, max_length = 500)]
     pub reason: Option<String>,
 }
 
@@ -240,7 +246,9 @@ async fn report_status(
 pub struct ResultReport {
     pub outcome: Outcome,
     /// The full report; Ashby links to it as "Full Report". http(s) only.
+    #[schema(max_length = 2048, pattern = "^[Hh][Tt][Tt][Pp][Ss]?://")]
     pub report_url: String,
+    #[schema(max_length = 4000)]
     pub summary: Option<String>,
     pub score: Option<Score>,
     #[serde(default)]

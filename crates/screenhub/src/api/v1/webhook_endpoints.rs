@@ -25,6 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct RotateSecret {
     /// Sign with both secrets for this many seconds (at most 7 days).
+    #[schema(minimum = 0, maximum = 604_800)]
     pub grace_period_seconds: Option<u64>,
 }
 
@@ -107,7 +108,7 @@ async fn delete_endpoint(
 
 /// New signing secret. With a grace period, webhooks carry signatures by both secrets until it ends.
 #[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/rotate-secret", tag = "webhooks", params(("id" = String, Path)),
-    request_body(content = RotateSecret, description = "optional"),
+    request_body(content = Option<RotateSecret>, description = "optional"),
     responses((status = 200, body = NewSecret), (status = 404, body = crate::error::ErrorBody)))]
 async fn rotate_secret(
     State(state): State<AppState>,

@@ -194,7 +194,7 @@ fn is_public_host(url: &url::Url) -> bool {
 /// Not loopback, private, link-local or otherwise off the public internet:
 /// the hub's own outbound rule, with nothing allow-listed.
 fn is_public_ip(ip: IpAddr) -> bool {
-    crate::outbound::OutboundPolicy::default().permits(ip)
+    crate::outbound::OutboundPolicy::default().permits(ip, None)
 }
 
 /// `test_status`: 200 and a JSON object; `partner_status` a string; `partner_score`
