@@ -6,6 +6,7 @@ pub mod clock;
 pub mod delivery;
 pub mod event;
 pub mod ids;
+pub mod intake;
 pub mod order;
 pub mod package;
 pub mod retry;

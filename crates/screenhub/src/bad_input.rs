@@ -15,8 +15,8 @@ use screenhub_core::package::PackageKind;
 use screenhub_store::EndpointSecrets;
 use serde::de::DeserializeOwned;
 
-use crate::api::ats::presented_token;
 use crate::api::v1::{accounts, connect_sessions, custom_fields, orders, webhook_endpoints};
+use crate::connectors::presented_token;
 use crate::error::ApiError;
 use crate::extract::parse_json;
 use crate::manage::{self, PackageBody, PackagePatch};
@@ -170,8 +170,10 @@ pub fn vendor_request(data: &[u8]) {
             let Some(b) = parsed::<accounts::AtsCredentials>(body) else {
                 return;
             };
-            if let Some(key) = accepted(crate::ops::validate_ats_key(&b.api_key)) {
-                assert!(!key.is_empty() && key.trim() == key);
+            if let Some(key) = b.api_key.as_deref() {
+                if let Some(key) = accepted(crate::connectors::ashby::validate_ats_key(key)) {
+                    assert!(!key.is_empty() && key.trim() == key);
+                }
             }
         }
         4 => {

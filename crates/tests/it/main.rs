@@ -11,4 +11,5 @@ mod partner_api;
 mod security;
 mod sim_ui;
 mod ui;
+mod upgrade;
 mod vendor_api;

@@ -390,20 +390,23 @@ struct OrderRow {
     outcome: Option<&'static str>,
 }
 
-/// The candidate's name and email from the ATS payload (PII; gone once purged).
+/// The candidate's name and email as the connector normalized them (PII;
+/// gone once purged).
 fn candidate(order: &Order) -> (String, String) {
-    let Some(c) = order.ats_payload.as_ref().map(|p| &p["candidate"]) else {
+    let Some(c) = order.intake.as_ref().map(|i| &i.candidate) else {
         return ("(purged)".into(), String::new());
     };
-    let name = format!(
-        "{} {}",
-        c["first_name"].as_str().unwrap_or_default(),
-        c["last_name"].as_str().unwrap_or_default()
-    );
-    (
-        name.trim().to_owned(),
-        c["email"].as_str().unwrap_or_default().to_owned(),
-    )
+    let name = format!("{} {}", c.first_name, c.last_name);
+    (name.trim().to_owned(), c.email.clone())
+}
+
+/// The job column: Greenhouse sends none.
+fn job_label(order: &Order) -> String {
+    if order.job_name.is_empty() {
+        "—".to_owned()
+    } else {
+        order.job_name.clone()
+    }
 }
 
 #[derive(Template)]
@@ -455,7 +458,7 @@ async fn orders(
                 candidate: name,
                 email,
                 package: o.package_name.clone(),
-                job: o.job_name.clone(),
+                job: job_label(o),
                 account: names
                     .get(o.account_id.as_str())
                     .cloned()
@@ -578,7 +581,16 @@ async fn order(State(state): State<AppState>, op: Operator, Path(id): Path<Strin
         .map(|a| a.name)
         .unwrap_or_default();
     let (name, email) = candidate(&order);
-    let mut extra = vec![("Application status (ATS)", order.application_status.clone())];
+    let mut extra = vec![("ATS", order.ats.label().to_owned())];
+    if !order.application_status.is_empty() {
+        extra.push(("Application status (ATS)", order.application_status.clone()));
+    }
+    if order.ats == screenhub_core::account::Ats::Greenhouse && order.intake.is_some() {
+        let doorbell = crate::connectors::greenhouse::patch_url(&order).unwrap_or_else(|| {
+            "none: Greenhouse sent no url, so it learns the result only by polling".into()
+        });
+        extra.push(("Greenhouse PATCH URL", doorbell));
+    }
     if let Some(p) = &order.progress_label {
         extra.push(("Progress", p.clone()));
     }
@@ -603,7 +615,7 @@ async fn order(State(state): State<AppState>, op: Operator, Path(id): Path<Strin
             status: order.status.as_str(),
             outcome: order.outcome.map(|o| o.as_str()),
             package: order.package_name.clone(),
-            job: order.job_name.clone(),
+            job: job_label(&order),
             account,
             created: when(order.created_at),
             updated: when(order.updated_at),

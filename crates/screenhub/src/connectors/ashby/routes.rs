@@ -10,14 +10,12 @@ use axum::routing::post;
 use axum::{Json, Router};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use screenhub_ashby::partner::{
-    start_response, AssessmentType, CustomFieldsResponse, PartnerErrorBody,
-};
+use screenhub_ashby::partner::{start_response, CustomFieldsResponse, PartnerErrorBody};
 use screenhub_ashby::public::{new_request_id, ErrorEnvelope, SuccessEnvelope};
 use screenhub_core::account::AccountStatus;
 use screenhub_store::Account;
 
-use crate::ops::{self, AtsAnswer, AtsFailure};
+use super::{AtsAnswer, AtsFailure};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -132,14 +130,10 @@ async fn list(State(state): State<AppState>, parts: Parts) -> Response {
     };
     match state.store.list_packages().await {
         Ok(packages) => {
-            let types: Vec<AssessmentType> = packages
+            let types: Vec<_> = packages
                 .iter()
                 .filter(|p| p.offered_to(&account.id))
-                .map(|p| AssessmentType {
-                    assessment_type_id: p.ats_type_id,
-                    name: p.name.clone(),
-                    description: p.description.clone(),
-                })
+                .map(super::transformers::assessment_type)
                 .collect();
             Json(SuccessEnvelope::new(types)).into_response()
         }
@@ -152,7 +146,7 @@ async fn start(State(state): State<AppState>, parts: Parts, body: Bytes) -> Resp
         Ok(a) => a,
         Err(r) => return r,
     };
-    answer(ops::start_assessment(&state, &account, &body).await)
+    answer(super::start_assessment(&state, &account, &body).await)
 }
 
 async fn cancel(State(state): State<AppState>, parts: Parts, body: Bytes) -> Response {
@@ -160,14 +154,14 @@ async fn cancel(State(state): State<AppState>, parts: Parts, body: Bytes) -> Res
         Ok(a) => a,
         Err(r) => return r,
     };
-    answer(ops::cancel_from_ats(&state, &account, &body).await)
+    answer(super::cancel_from_ats(&state, &account, &body).await)
 }
 
 async fn custom_fields(State(state): State<AppState>, parts: Parts) -> Response {
     if let Err(r) = authenticate(&state, &parts).await {
         return r;
     }
-    match super::v1_custom_fields(&state).await {
+    match crate::api::v1_custom_fields(&state).await {
         Ok(fields) => Json(CustomFieldsResponse::new(fields)).into_response(),
         Err(e) => internal(e),
     }
