@@ -1,5 +1,5 @@
-//! The sandbox commands: `screenhub sim ashby`, `screenhub sim vendor` and
-//! `screenhub demo`.
+//! The sandbox commands: `screenhub sim ashby`, `screenhub sim greenhouse`,
+//! `screenhub sim vendor` and `screenhub demo`.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -18,6 +18,9 @@ use crate::sim::vendor::{OutcomePolicy, ReferenceVendor, Scenario, VendorConfig}
 pub enum SimCommand {
     /// A local Ashby: its public API, its partner-API driver, a recruiter's web page.
     Ashby(SimAshbyArgs),
+    /// A local Greenhouse: calls a partner's assessment endpoints, checks every
+    /// answer, serves the PATCH endpoint, and shows a recruiter's pages.
+    Greenhouse(crate::sim::greenhouse::cli::SimGreenhouseArgs),
     /// The reference vendor: an example integration with the vendor API.
     Vendor(SimVendorArgs),
 }
@@ -200,6 +203,7 @@ pub async fn run_sim(command: SimCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        SimCommand::Greenhouse(args) => crate::sim::greenhouse::cli::run(args).await,
         SimCommand::Vendor(args) => {
             let listener = tokio::net::TcpListener::bind(args.listen)
                 .await

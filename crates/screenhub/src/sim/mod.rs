@@ -1,7 +1,8 @@
-//! Simulators: a local Ashby for tests, demos and the sandbox, and a reference
-//! vendor that integrates with the vendor API.
+//! Simulators: a local Ashby and a local Greenhouse for tests, demos and the
+//! sandbox, and a reference vendor that integrates with the vendor API.
 
 pub mod ashby;
+pub mod greenhouse;
 pub mod vendor;
 
 use axum::http::{header, StatusCode};
