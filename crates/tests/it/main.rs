@@ -5,6 +5,7 @@ mod delivery;
 mod demo;
 mod faults;
 mod flow;
+mod greenhouse;
 mod metrics;
 mod openapi;
 mod partner_api;
