@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod connectors;
 pub mod demo;
+pub mod demo_greenhouse;
 pub mod dispatch;
 pub mod error;
 pub mod extract;
