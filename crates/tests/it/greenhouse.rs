@@ -577,3 +577,137 @@ async fn greenhouse_tenants_are_isolated_and_bad_calls_are_refused_clearly() {
         .iter()
         .any(|e| e["type"] == "ats.response_error"));
 }
+
+/// The employer's connect page and the vendor's dashboard for a Greenhouse
+/// account, in a real browser: the key and Greenhouse's setup steps, no key
+/// to paste back, when Greenhouse called, and a refused PATCH credential
+/// flagged loudly.
+#[tokio::test]
+async fn the_connect_page_and_dashboard_speak_greenhouse() {
+    use screenhub_tests::browser::Browser;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let w = GhWorld::new().await;
+    // A second account Greenhouse has not called yet.
+    let (_, fresh) = w
+        .hub
+        .post(
+            "/v1/accounts",
+            json!({"name": "Initech", "ats": "greenhouse"}),
+        )
+        .await;
+    let fresh_id = fresh["id"].as_str().unwrap();
+    let (status, link) = w
+        .hub
+        .post("/v1/connect-sessions", json!({"account_id": fresh_id}))
+        .await;
+    assert_eq!(status, 201, "{link}");
+    browser.open(link["url"].as_str().unwrap()).await;
+    browser.wait_for_text("Connect Initech's Greenhouse").await;
+    assert_eq!(
+        browser.text("#trigger-token").await,
+        fresh["external_trigger_token"].as_str().unwrap()
+    );
+    assert!(browser
+        .text("#connection-status")
+        .await
+        .contains("Waiting for Greenhouse"));
+    assert!(browser
+        .text("#greenhouse-calls")
+        .await
+        .contains("has not called yet"));
+    let steps = browser.text("#greenhouse-steps").await;
+    for step in [
+        "Greenhouse Support",
+        "SendSafely",
+        "Interview Plan",
+        "Send Test",
+    ] {
+        assert!(steps.contains(step), "the steps mention `{step}`: {steps}");
+    }
+    assert!(!browser.exists("#api_key").await, "no key to paste back");
+    browser.screenshot("greenhouse-connect-page").await;
+
+    // The linked account's page shows that Greenhouse has called.
+    let (_, link) = w
+        .hub
+        .post("/v1/connect-sessions", json!({"account_id": w.account_id}))
+        .await;
+    browser.open(link["url"].as_str().unwrap()).await;
+    browser.wait_for_text("Connect Acme's Greenhouse").await;
+    assert!(browser
+        .text("#connection-status")
+        .await
+        .contains("Connected"));
+    assert!(browser
+        .text("#greenhouse-calls")
+        .await
+        .contains("Greenhouse first called on"));
+
+    // A refused send_test and a wrong PATCH credential show on the dashboard.
+    let res = w
+        .hub
+        .http
+        .post(format!("{}/ats/greenhouse/send_test", w.hub.url()))
+        .basic_auth(&w.token, None::<&str>)
+        .json(&json!({"partner_test_id": "withdrawn", "candidate": {"email": "a@b.example"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    w.hub
+        .put(
+            &format!("/v1/accounts/{}/ats-credentials", w.account_id),
+            json!({"patch_username": PATCH_USER, "patch_password": "wrong"}),
+        )
+        .await;
+    let (id, _) = w.send(&w.org).await;
+    w.hub
+        .post(
+            &format!("/v1/orders/{id}/cancel"),
+            json!({"reason": "Duplicate"}),
+        )
+        .await;
+    w.hub
+        .wait_for("/v1/events?limit=100", 10, |e| {
+            e["data"]
+                .as_array()
+                .is_some_and(|d| d.iter().any(|e| e["type"] == "ats.credential_rejected"))
+        })
+        .await;
+    browser.open(&format!("{}/dashboard", w.hub.url())).await;
+    browser.fill("#api_key", &w.hub.api_key).await;
+    browser.click("#sign-in").await;
+    browser.wait_for_text("Overview").await;
+    assert!(browser
+        .text("#ats-credential-alert")
+        .await
+        .contains("HTTP 403"));
+    browser.screenshot("greenhouse-credential-alert").await;
+    browser
+        .open(&format!("{}/dashboard/accounts", w.hub.url()))
+        .await;
+    browser.wait_for_text("Accounts").await;
+    let row = browser
+        .text(&format!("tr[data-account='{}']", w.account_id))
+        .await;
+    assert!(row.contains("Greenhouse"), "{row}");
+    assert!(row.contains("first call"), "{row}");
+    assert!(
+        row.contains("package_not_found"),
+        "the refused send_test shows: {row}"
+    );
+    let fresh_row = browser
+        .text(&format!("tr[data-account='{fresh_id}']"))
+        .await;
+    assert!(fresh_row.contains("has not called yet"), "{fresh_row}");
+    browser.screenshot("greenhouse-accounts").await;
+    // The order page says which ATS and where the doorbell goes.
+    browser
+        .open(&format!("{}/dashboard/orders/{id}", w.hub.url()))
+        .await;
+    browser.wait_for_text("Greenhouse PATCH URL").await;
+    assert!(browser.page_text().await.contains("take_home_tests"));
+    browser.close().await;
+}
