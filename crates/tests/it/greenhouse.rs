@@ -491,6 +491,18 @@ async fn greenhouse_tenants_are_isolated_and_bad_calls_are_refused_clearly() {
         .unwrap();
     assert_eq!(res.status(), 401);
 
+    // ... and a Greenhouse token is no Ashby key.
+    let res = w
+        .hub
+        .http
+        .post(format!("{}/ats/ashby/assessment.list", w.hub.url()))
+        .basic_auth(&w.token, Some(""))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+
     // send_test refusals: clear 4xx, and on the account's timeline.
     let send = |body: Value| {
         w.hub

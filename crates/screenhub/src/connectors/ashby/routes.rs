@@ -80,7 +80,13 @@ async fn authenticate(state: &AppState, parts: &Parts) -> Result<Account, Respon
             "No API key was sent. Paste the External Trigger Token from the vendor's setup page into the integration's API Key field.",
         ));
     };
-    match state.store.find_account_by_token(&token, state.now()).await {
+    // Another ATS's account token is no Ashby key.
+    let found = state
+        .store
+        .find_account_by_token(&token, state.now())
+        .await
+        .map(|a| a.filter(|a| a.ats == screenhub_core::account::Ats::Ashby));
+    match found {
         Ok(Some(account)) if account.status() == AccountStatus::Disabled => Err(envelope_error(
             StatusCode::FORBIDDEN,
             "integration_disabled",

@@ -471,7 +471,7 @@ mod tests {
         assert_eq!(t.intake.ats_details["sent_by"], "recruiter@acme.example");
         assert_eq!(
             t.intake.ats_details["resume_url_expires_at"],
-            "1970-01-08T00:00:00Z"
+            "1970-01-08T00:00:00.000Z"
         );
     }
 
