@@ -54,25 +54,48 @@ impl Environment {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
+/// Which applicant tracking system an account is linked to. Everything
+/// specific to one lives in its connector (`screenhub::connectors`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Ats {
     #[default]
     Ashby,
+    Greenhouse,
 }
 
 impl Ats {
+    pub const ALL: [Ats; 2] = [Self::Ashby, Self::Greenhouse];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Ashby => "ashby",
+            Self::Greenhouse => "greenhouse",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
-        (s == "ashby").then_some(Self::Ashby)
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
     }
+    /// The ATS's name as people write it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Ashby => "Ashby",
+            Self::Greenhouse => "Greenhouse",
+        }
+    }
+    /// The ATS's API the hub calls for an account, where there is one per account.
     pub fn default_api_base_url(self) -> &'static str {
         match self {
             Self::Ashby => "https://api.ashbyhq.com",
+            // Greenhouse is never called at an account-wide address: the
+            // doorbell goes to the URL each send_test names.
+            Self::Greenhouse => "https://app.greenhouse.io",
         }
+    }
+}
+
+impl std::fmt::Display for Ats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }

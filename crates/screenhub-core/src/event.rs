@@ -46,10 +46,22 @@ pub enum EventType {
     /// Deliveries to a webhook endpoint succeed again.
     #[serde(rename = "endpoint.recovered")]
     EndpointRecovered,
+    /// The ATS reported that it could not use an answer of the hub
+    /// (Greenhouse's `response_error`), on an order or on the account.
+    #[serde(rename = "ats.response_error")]
+    AtsResponseError,
+    /// The hub refused a request from the ATS (e.g. a Greenhouse `send_test`
+    /// for a test the account does not offer): the ATS may show nobody.
+    #[serde(rename = "ats.request_refused")]
+    AtsRequestRefused,
+    /// The ATS refused the credential the hub calls it with (Greenhouse's
+    /// PATCH credential, deployment-wide or the account's override).
+    #[serde(rename = "ats.credential_rejected")]
+    AtsCredentialRejected,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 17] = [
+    pub const ALL: [EventType; 20] = [
         Self::OrderCreated,
         Self::OrderInProgress,
         Self::OrderCompleted,
@@ -67,10 +79,13 @@ impl EventType {
         Self::AccountAtsRecovered,
         Self::EndpointFailing,
         Self::EndpointRecovered,
+        Self::AtsResponseError,
+        Self::AtsRequestRefused,
+        Self::AtsCredentialRejected,
     ];
 
     /// Event types a vendor may subscribe a webhook endpoint to.
-    pub const WEBHOOK: [EventType; 10] = [
+    pub const WEBHOOK: [EventType; 13] = [
         Self::OrderCreated,
         Self::OrderCancelled,
         Self::DeliveryExhausted,
@@ -81,6 +96,9 @@ impl EventType {
         Self::AccountAtsRecovered,
         Self::EndpointFailing,
         Self::EndpointRecovered,
+        Self::AtsResponseError,
+        Self::AtsRequestRefused,
+        Self::AtsCredentialRejected,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -102,6 +120,9 @@ impl EventType {
             Self::AccountAtsRecovered => "account.ats_recovered",
             Self::EndpointFailing => "endpoint.failing",
             Self::EndpointRecovered => "endpoint.recovered",
+            Self::AtsResponseError => "ats.response_error",
+            Self::AtsRequestRefused => "ats.request_refused",
+            Self::AtsCredentialRejected => "ats.credential_rejected",
         }
     }
 

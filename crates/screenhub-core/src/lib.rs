@@ -7,6 +7,7 @@ pub mod delivery;
 pub mod event;
 pub mod ids;
 pub mod input;
+pub mod intake;
 pub mod order;
 pub mod package;
 pub mod retry;

@@ -26,6 +26,8 @@ struct AccountRow {
     created_at: i64,
     updated_at: i64,
     last_activity_at: Option<i64>,
+    first_ats_call_at: Option<i64>,
+    last_ats_call_at: Option<i64>,
     delivery_failures: i64,
     failing_since: Option<i64>,
     last_delivery_error: Option<String>,
@@ -34,8 +36,8 @@ struct AccountRow {
 
 pub(crate) const ACCOUNT_SELECT: &str =
     "SELECT id, name, ats, environment, status, status_reason, \
-    disabled_at, ats_api_base_url, (ats_api_key_enc IS NOT NULL) AS has_key, ats_key_title, \
-    token_prefix, created_at, updated_at, last_activity_at, \
+    disabled_at, ats_api_base_url, (ats_credentials_enc IS NOT NULL) AS has_key, ats_key_title, \
+    token_prefix, created_at, updated_at, last_activity_at, first_ats_call_at, last_ats_call_at, \
     delivery_failures, failing_since, last_delivery_error, flagged_at FROM accounts";
 
 impl TryFrom<AccountRow> for Account {
@@ -58,6 +60,8 @@ impl TryFrom<AccountRow> for Account {
             created_at: r.created_at,
             updated_at: r.updated_at,
             last_activity_at: r.last_activity_at,
+            first_ats_call_at: r.first_ats_call_at,
+            last_ats_call_at: r.last_ats_call_at,
             ats_health: health_from_row((
                 r.delivery_failures,
                 r.failing_since,
@@ -72,7 +76,17 @@ impl TryFrom<AccountRow> for Account {
 #[derive(Clone)]
 pub struct AtsCredentials {
     pub base_url: String,
+    /// One sealed value whose shape the account's connector owns (Ashby: the
+    /// API key as pasted; Greenhouse: a JSON object with a PATCH credential).
     pub api_key: String,
+}
+
+/// What an outbound call to an account's ATS needs: which ATS, where, and
+/// the account's credentials if any are stored.
+#[derive(Clone, Debug)]
+pub struct AtsConnection {
+    pub ats: Ats,
+    pub credentials: Option<AtsCredentials>,
 }
 
 impl std::fmt::Debug for AtsCredentials {
@@ -326,24 +340,71 @@ impl Store {
             .open_string(&sealed.ok_or(StoreError::NotFound)?)
     }
 
-    /// Store a verified ATS API key: the account becomes `active`.
+    /// Store verified ATS credentials (`secret`, shaped by the account's
+    /// connector): the account becomes `active`.
     pub async fn set_ats_credentials(
         &self,
         id: &AccountId,
-        api_key: &str,
+        secret: &str,
         key_title: Option<&str>,
         now: Millis,
     ) -> StoreResult<Account> {
-        let sealed = self.cipher.seal_str(api_key);
+        self.store_ats_credentials(id, secret, key_title, true, now)
+            .await
+    }
+
+    /// Store ATS credentials; `activate` also makes the account `active`
+    /// (a verified key) rather than leaving its status as it is (an override
+    /// that cannot be checked until it is used).
+    pub async fn store_ats_credentials(
+        &self,
+        id: &AccountId,
+        secret: &str,
+        key_title: Option<&str>,
+        activate: bool,
+        now: Millis,
+    ) -> StoreResult<Account> {
+        let sealed = self.cipher.seal_str(secret);
         let data = serde_json::json!({ "key_title": key_title });
+        let sql = if activate {
+            "UPDATE accounts SET ats_credentials_enc = $1, ats_key_title = $2, status = 'active', \
+             status_reason = NULL, updated_at = $3, last_activity_at = $3 WHERE id = $4"
+        } else {
+            "UPDATE accounts SET ats_credentials_enc = $1, ats_key_title = $2, updated_at = $3 WHERE id = $4"
+        };
+        let event = if activate {
+            EventType::AccountConnected
+        } else {
+            EventType::AccountUpdated
+        };
+        on_pool!(self, write, |pool| {
+            let mut tx = pool.begin().await?;
+            let updated = sqlx::query(sql)
+                .bind(&sealed)
+                .bind(key_title)
+                .bind(now)
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if updated == 0 {
+                return Err(StoreError::NotFound);
+            }
+            insert_event!(tx, event, Some(id.as_str()), None::<&str>, &data, now);
+            tx.commit().await?;
+        });
+        self.cache.invalidate();
+        self.get_account(id).await?.ok_or(StoreError::NotFound)
+    }
+
+    /// Forget an account's stored ATS credentials (e.g. an override removed).
+    pub async fn clear_ats_credentials(&self, id: &AccountId, now: Millis) -> StoreResult<Account> {
+        let data = serde_json::json!({ "ats_credentials": "removed" });
         on_pool!(self, write, |pool| {
             let mut tx = pool.begin().await?;
             let updated = sqlx::query(
-                "UPDATE accounts SET ats_api_key_enc = $1, ats_key_title = $2, status = 'active', \
-                 status_reason = NULL, updated_at = $3, last_activity_at = $3 WHERE id = $4",
+                "UPDATE accounts SET ats_credentials_enc = NULL, ats_key_title = NULL, updated_at = $1 WHERE id = $2",
             )
-            .bind(&sealed)
-            .bind(key_title)
             .bind(now)
             .bind(id.as_str())
             .execute(&mut *tx)
@@ -354,7 +415,7 @@ impl Store {
             }
             insert_event!(
                 tx,
-                EventType::AccountConnected,
+                EventType::AccountUpdated,
                 Some(id.as_str()),
                 None::<&str>,
                 &data,
@@ -402,34 +463,99 @@ impl Store {
         Ok(())
     }
 
-    /// The account's ATS base URL and API key, opened, if a key is stored.
+    /// The account's ATS base URL and credentials, opened, if any are stored.
     pub async fn ats_credentials(
         &self,
         id: &AccountId,
     ) -> StoreResult<Option<crate::AtsCredentials>> {
+        Ok(self.ats_connection(id).await?.and_then(|c| c.credentials))
+    }
+
+    /// The account's ATS and its credentials, opened (`None`: no such account).
+    pub async fn ats_connection(&self, id: &AccountId) -> StoreResult<Option<AtsConnection>> {
         if let Some(hit) = self.cache.credentials.get(id) {
             return Ok(hit);
         }
         let read_at = self.cache.generation();
-        let row: Option<(String, Option<Vec<u8>>)> = on_pool!(self, read, |pool| {
-            sqlx::query_as("SELECT ats_api_base_url, ats_api_key_enc FROM accounts WHERE id = $1")
-                .bind(id.as_str())
-                .fetch_optional(pool)
-                .await?
+        let row: Option<(String, String, Option<Vec<u8>>)> = on_pool!(self, read, |pool| {
+            sqlx::query_as(
+                "SELECT ats, ats_api_base_url, ats_credentials_enc FROM accounts WHERE id = $1",
+            )
+            .bind(id.as_str())
+            .fetch_optional(pool)
+            .await?
         });
-        let credentials = match row {
-            Some((base_url, Some(sealed))) => Some(crate::AtsCredentials {
-                base_url,
-                api_key: self.cipher.open_string(&sealed)?,
+        let connection = match row {
+            Some((ats, base_url, sealed)) => Some(AtsConnection {
+                ats: Ats::parse(&ats).ok_or_else(|| StoreError::corrupt(format!("ats {ats}")))?,
+                credentials: match sealed {
+                    Some(sealed) => Some(crate::AtsCredentials {
+                        base_url,
+                        api_key: self.cipher.open_string(&sealed)?,
+                    }),
+                    None => None,
+                },
             }),
-            _ => None,
+            None => None,
         };
         self.cache.put(
             &self.cache.credentials,
             read_at,
             id.clone(),
-            credentials.clone(),
+            connection.clone(),
         );
-        Ok(credentials)
+        Ok(connection)
+    }
+
+    /// The ATS called with the account's token: remember when, and (for an
+    /// ATS with no key to verify) make a `pending` account `active` with an
+    /// `account.connected` event. Written at most once a minute per account,
+    /// so a busy ATS costs no write per call.
+    pub async fn record_ats_call(
+        &self,
+        account: &Account,
+        activate: bool,
+        now: Millis,
+    ) -> StoreResult<()> {
+        let becomes_active = activate && account.connection_status == AccountStatus::Pending;
+        if !becomes_active && account.last_ats_call_at.is_some_and(|at| at > now - 60_000) {
+            return Ok(());
+        }
+        let data = serde_json::json!({ "first_call": true });
+        on_pool!(self, write, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "UPDATE accounts SET first_ats_call_at = COALESCE(first_ats_call_at, $1), \
+                 last_ats_call_at = $1 WHERE id = $2",
+            )
+            .bind(now)
+            .bind(account.id.as_str())
+            .execute(&mut *tx)
+            .await?;
+            if becomes_active {
+                let changed = sqlx::query(
+                    "UPDATE accounts SET status = 'active', status_reason = NULL, updated_at = $1 \
+                     WHERE id = $2 AND status = 'pending'",
+                )
+                .bind(now)
+                .bind(account.id.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if changed > 0 {
+                    insert_event!(
+                        tx,
+                        EventType::AccountConnected,
+                        Some(account.id.as_str()),
+                        None::<&str>,
+                        &data,
+                        now
+                    );
+                }
+            }
+            tx.commit().await?;
+        });
+        self.cache.invalidate();
+        Ok(())
     }
 }

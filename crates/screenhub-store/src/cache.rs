@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use screenhub_core::clock::Millis;
 use screenhub_core::{AccountId, EndpointId};
 
-use crate::{Account, AtsCredentials, Package};
+use crate::{Account, AtsConnection, Package};
 
 /// How stale a cached value may be when another node changed it.
 pub const TTL: Duration = Duration::from_secs(1);
@@ -47,7 +47,7 @@ pub(crate) struct ReadCache {
     pub(crate) tokens: Slot<[u8; 32], TokenHolder>,
     pub(crate) packages: Slot<(), Arc<Vec<Package>>>,
     pub(crate) endpoints: Slot<EndpointId, EndpointKeys>,
-    pub(crate) credentials: Slot<AccountId, Option<AtsCredentials>>,
+    pub(crate) credentials: Slot<AccountId, Option<AtsConnection>>,
 }
 
 impl ReadCache {

@@ -3,7 +3,10 @@
 use screenhub_core::event::EventType;
 use screenhub_core::{AccountId, OrderId};
 
-use crate::{on_pool, Backend, Event, Store, StoreError, StoreResult};
+use crate::endpoints::parse_events;
+use crate::orders::write_outbox;
+use crate::{on_pool, Backend, Event, OutboxMessage, Store, StoreError, StoreResult};
+use screenhub_core::DeliveryId;
 
 /// PostgreSQL's SQLSTATE for a lock wait that reached `lock_timeout`.
 const LOCK_NOT_AVAILABLE: &str = "55P03";
@@ -134,5 +137,36 @@ impl Store {
                 .await?
         });
         rows.into_iter().map(TryInto::try_into).collect()
+    }
+}
+
+impl Store {
+    /// Append an event that no order change carries (news from or about the
+    /// ATS), with its vendor webhook, in one transaction.
+    pub async fn record_event(
+        &self,
+        event: EventType,
+        account: Option<&AccountId>,
+        order: Option<&OrderId>,
+        data: &serde_json::Value,
+        webhook: Option<crate::OutboxMessage>,
+        now: screenhub_core::clock::Millis,
+    ) -> StoreResult<()> {
+        let account = account.map(|a| a.as_str().to_owned());
+        let order = order.map(|o| o.to_string());
+        on_pool!(self, write, |pool| {
+            let mut tx = pool.begin().await?;
+            insert_event!(tx, event, account.as_deref(), order.as_deref(), data, now);
+            write_outbox!(
+                tx,
+                self,
+                now,
+                account.as_deref(),
+                order.as_deref(),
+                webhook.into_iter()
+            );
+            tx.commit().await?;
+        });
+        Ok(())
     }
 }

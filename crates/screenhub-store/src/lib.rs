@@ -11,7 +11,7 @@ mod models;
 mod accounts;
 mod audit;
 mod cache;
-pub use accounts::AtsCredentials;
+pub use accounts::{AtsConnection, AtsCredentials};
 pub use audit::AuditEntry;
 mod deliveries;
 pub use deliveries::Recorded;

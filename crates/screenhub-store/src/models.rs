@@ -4,6 +4,7 @@ use screenhub_core::account::{AccountStatus, Ats, Environment};
 use screenhub_core::clock::Millis;
 use screenhub_core::delivery::{DeliveryState, DeliveryTarget};
 use screenhub_core::event::EventType;
+use screenhub_core::intake::Intake;
 use screenhub_core::order::{Actor, OrderResult, OrderStatus, Outcome};
 use screenhub_core::package::PackageKind;
 use screenhub_core::{AccountId, ApiKeyId, DeliveryId, EndpointId, OrderId};
@@ -34,6 +35,9 @@ pub struct Account {
     pub created_at: Millis,
     pub updated_at: Millis,
     pub last_activity_at: Option<Millis>,
+    /// When the ATS first and last called the hub with the account's token.
+    pub first_ats_call_at: Option<Millis>,
+    pub last_ats_call_at: Option<Millis>,
     /// How updates to the account's ATS are faring.
     pub ats_health: crate::ReceiverHealth,
 }
@@ -131,6 +135,8 @@ pub struct EndpointSecrets {
 pub struct Order {
     pub id: OrderId,
     pub account_id: AccountId,
+    /// The ATS the order came from.
+    pub ats: Ats,
     pub package_id: String,
     pub package_name: String,
     pub status: OrderStatus,
@@ -144,6 +150,11 @@ pub struct Order {
     /// The ATS's start request as received (candidate, job, hiring team,
     /// additional fields, unknown extras). PII: `None` once purged.
     pub ats_payload: Option<serde_json::Value>,
+    /// The candidate, job and ATS extras as the connector normalized them at
+    /// intake. PII: `None` once purged.
+    pub intake: Option<Intake>,
+    /// The ATS's own key for the order, unique per account (see [`NewOrder`]).
+    pub dedupe_key: Option<String>,
     pub progress_label: Option<String>,
     pub eta_minutes: Option<i64>,
     pub result: Option<OrderResult>,
@@ -161,6 +172,7 @@ pub struct Order {
 pub struct NewOrder {
     pub id: OrderId,
     pub account_id: AccountId,
+    pub ats: Ats,
     pub package_id: String,
     pub package_name: String,
     pub candidate_ats_id: String,
@@ -171,7 +183,50 @@ pub struct NewOrder {
     pub job_name: String,
     pub job_req_id: Option<String>,
     pub ats_payload: serde_json::Value,
+    /// The connector's normalized view of the request (sealed with the PII).
+    pub intake: Intake,
+    /// `Some`: the ATS's own key for this order; a second order with the same
+    /// key on the account is the same order (Greenhouse's `url`). `None`: one
+    /// live order per application and package (Ashby's retried start).
+    pub dedupe_key: Option<String>,
     pub created_at: Millis,
+}
+
+impl NewOrder {
+    /// A new order from what a connector made of an inbound request; the
+    /// plain columns (ids, job) are copied out of the intake.
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_intake(
+        id: OrderId,
+        account_id: AccountId,
+        ats: Ats,
+        package: &Package,
+        intake: Intake,
+        ats_payload: serde_json::Value,
+        dedupe_key: Option<String>,
+        created_at: Millis,
+    ) -> Self {
+        let c = &intake.candidate;
+        let job = intake.job.as_ref();
+        Self {
+            id,
+            account_id,
+            ats,
+            package_id: package.id.clone(),
+            package_name: package.name.clone(),
+            candidate_ats_id: c.ats_id.clone().unwrap_or_default(),
+            candidate_email: c.email.clone(),
+            application_ats_id: c.ats_application_id.clone().unwrap_or_default(),
+            application_status: intake.application_status.clone().unwrap_or_default(),
+            job_ats_id: job.map(|j| j.ats_id.clone()).unwrap_or_default(),
+            job_name: job.map(|j| j.name.clone()).unwrap_or_default(),
+            job_req_id: job.and_then(|j| j.req_id.clone()),
+            ats_payload,
+            intake,
+            dedupe_key,
+            created_at,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -3,6 +3,7 @@
 
 use std::sync::LazyLock;
 
+use screenhub_core::account::Ats;
 use screenhub_core::clock::Millis;
 use screenhub_core::event::EventType;
 use screenhub_core::order::{self, Actor, Change, OrderStatus, Outcome};
@@ -18,6 +19,7 @@ use crate::{
 pub(crate) struct OrderRow {
     id: String,
     account_id: String,
+    ats: String,
     package_id: String,
     package_name: String,
     status: String,
@@ -29,6 +31,8 @@ pub(crate) struct OrderRow {
     job_name: String,
     job_req_id: Option<String>,
     pii_enc: Option<Vec<u8>>,
+    intake_enc: Option<Vec<u8>>,
+    dedupe_key: Option<String>,
     progress_label: Option<String>,
     eta_minutes: Option<i64>,
     result: Option<String>,
@@ -42,8 +46,9 @@ pub(crate) struct OrderRow {
     pii_purged_at: Option<i64>,
 }
 
-pub(crate) const ORDER_SELECT: &str = "SELECT id, account_id, package_id, package_name, status, outcome, \
+pub(crate) const ORDER_SELECT: &str = "SELECT id, account_id, ats, package_id, package_name, status, outcome, \
     candidate_ats_id, application_ats_id, application_status, job_ats_id, job_name, job_req_id, pii_enc, \
+    intake_enc, dedupe_key, \
     progress_label, eta_minutes, result, cancel_reason, cancelled_by, failure_reason, last_ats_timestamp, \
     created_at, updated_at, terminal_at, pii_purged_at FROM orders";
 
@@ -193,8 +198,8 @@ macro_rules! write_order {
         let inserted = sqlx::query(
             "INSERT INTO orders (id, account_id, package_id, package_name, status, candidate_ats_id, \
              application_ats_id, application_status, job_ats_id, job_name, job_req_id, email_hash, pii_enc, \
-             last_ats_timestamp, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $13) \
+             last_ats_timestamp, created_at, updated_at, ats, intake_enc, dedupe_key) \
+             VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $13, $14, $15, $16) \
              ON CONFLICT DO NOTHING",
         )
         .bind(&id)
@@ -210,16 +215,26 @@ macro_rules! write_order {
         .bind(&item.email_hash)
         .bind(&item.pii)
         .bind(now)
+        .bind(order.ats.as_str())
+        .bind(&item.intake)
+        .bind(&order.dedupe_key)
         .execute(&mut *$tx)
         .await?
         .rows_affected();
         if inserted == 0 {
-            let existing: Option<$crate::orders::OrderRow> = sqlx::query_as($crate::orders::find_live_sql())
-                .bind(order.account_id.as_str())
-                .bind(&order.application_ats_id)
-                .bind(&order.package_id)
-                .fetch_optional(&mut *$tx)
-                .await?;
+            let existing: Option<$crate::orders::OrderRow> = match &order.dedupe_key {
+                Some(key) => sqlx::query_as($crate::orders::find_by_dedupe_key_sql())
+                    .bind(order.account_id.as_str())
+                    .bind(key)
+                    .fetch_optional(&mut *$tx)
+                    .await?,
+                None => sqlx::query_as($crate::orders::find_live_sql())
+                    .bind(order.account_id.as_str())
+                    .bind(&order.application_ats_id)
+                    .bind(&order.package_id)
+                    .fetch_optional(&mut *$tx)
+                    .await?,
+            };
             Some(existing)
         } else {
             let data = serde_json::json!({ "status": "pending", "package_id": order.package_id });
@@ -239,6 +254,13 @@ pub(crate) fn find_live_sql() -> &'static str {
     static SQL: LazyLock<String> = LazyLock::new(|| {
         format!("{ORDER_SELECT} WHERE account_id = $1 AND application_ats_id = $2 AND package_id = $3 AND {LIVE}")
     });
+    &SQL
+}
+
+/// The order an account already has under an ATS's own key (any status).
+pub(crate) fn find_by_dedupe_key_sql() -> &'static str {
+    static SQL: LazyLock<String> =
+        LazyLock::new(|| format!("{ORDER_SELECT} WHERE account_id = $1 AND dedupe_key = $2"));
     &SQL
 }
 
@@ -342,6 +364,7 @@ pub(crate) fn note_active(active: &mut Vec<(String, i64)>, account: &str, now: M
 pub(crate) struct OrderToWrite {
     pub(crate) order: Order,
     pub(crate) pii: Vec<u8>,
+    pub(crate) intake: Vec<u8>,
     pub(crate) email_hash: Vec<u8>,
     pub(crate) messages: Vec<OutboxMessage>,
 }
@@ -358,9 +381,18 @@ impl Store {
             ),
             None => None,
         };
+        let intake = match &r.intake_enc {
+            Some(sealed) => Some(
+                serde_json::from_slice(&self.cipher.open(sealed)?).map_err(StoreError::corrupt)?,
+            ),
+            None => None,
+        };
         Ok(Order {
             id: r.id.parse().map_err(StoreError::corrupt)?,
             account_id: r.account_id.parse().map_err(StoreError::corrupt)?,
+            ats: Ats::parse(&r.ats).ok_or_else(|| StoreError::corrupt(format!("ats {}", r.ats)))?,
+            intake,
+            dedupe_key: r.dedupe_key,
             status: OrderStatus::parse(&r.status).ok_or_else(|| StoreError::corrupt(&r.status))?,
             outcome: r
                 .outcome
@@ -407,9 +439,15 @@ impl Store {
     where
         F: FnOnce(&Order) -> Vec<OutboxMessage>,
     {
+        let intake = self
+            .cipher
+            .seal(&serde_json::to_vec(&new.intake).expect("an intake always serialises"));
         let order = Order {
             id: new.id,
             account_id: new.account_id,
+            ats: new.ats,
+            intake: Some(new.intake),
+            dedupe_key: new.dedupe_key,
             package_id: new.package_id,
             package_name: new.package_name,
             status: OrderStatus::Pending,
@@ -442,6 +480,7 @@ impl Store {
             .unwrap_or_default();
         let item = OrderToWrite {
             pii: self.cipher.seal(pii.as_bytes()),
+            intake,
             email_hash: self.cipher.index_hash(&new.candidate_email),
             order,
             messages,
@@ -545,5 +584,53 @@ impl Store {
             qb.build_query_as().fetch_all(pool).await?
         });
         rows.into_iter().map(|r| self.order_from_row(r)).collect()
+    }
+
+    /// Orders written before connectors normalized intake (migration 0007)
+    /// that still hold their request: at most `limit`, with the request.
+    pub async fn orders_without_intake(
+        &self,
+        limit: u32,
+    ) -> StoreResult<Vec<(OrderId, Ats, serde_json::Value)>> {
+        let rows: Vec<(String, String, Vec<u8>)> = on_pool!(self, read, |pool| {
+            sqlx::query_as(
+                "SELECT id, ats, pii_enc FROM orders WHERE intake_enc IS NULL AND pii_enc IS NOT NULL \
+                 ORDER BY id LIMIT $1",
+            )
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter()
+            .map(|(id, ats, sealed)| {
+                let payload = serde_json::from_slice(&self.cipher.open(&sealed)?)
+                    .map_err(StoreError::corrupt)?;
+                Ok((
+                    id.parse().map_err(StoreError::corrupt)?,
+                    Ats::parse(&ats).ok_or_else(|| StoreError::corrupt(format!("ats {ats}")))?,
+                    payload,
+                ))
+            })
+            .collect()
+    }
+
+    /// Store the normalized intake of an order written before 0007 (only
+    /// while its request has not been purged meanwhile).
+    pub async fn set_order_intake(
+        &self,
+        id: &OrderId,
+        intake: &screenhub_core::intake::Intake,
+    ) -> StoreResult<()> {
+        let sealed = self
+            .cipher
+            .seal(&serde_json::to_vec(intake).expect("an intake always serialises"));
+        on_pool!(self, write, |pool| {
+            sqlx::query("UPDATE orders SET intake_enc = $1 WHERE id = $2 AND pii_enc IS NOT NULL")
+                .bind(&sealed)
+                .bind(id.to_string())
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
     }
 }

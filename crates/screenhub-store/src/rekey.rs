@@ -7,12 +7,13 @@ const KEY_CHECK: &str = "master_key.check";
 const KEY_CHECK_PLAINTEXT: &[u8] = b"screenhub master key check";
 
 /// Every sealed column: table, key column, sealed column.
-const SEALED: [(&str, &str, &str); 7] = [
-    ("accounts", "id", "ats_api_key_enc"),
+const SEALED: [(&str, &str, &str); 8] = [
+    ("accounts", "id", "ats_credentials_enc"),
     ("accounts", "id", "token_enc"),
     ("webhook_endpoints", "id", "secret_enc"),
     ("webhook_endpoints", "id", "old_secret_enc"),
     ("orders", "id", "pii_enc"),
+    ("orders", "id", "intake_enc"),
     ("deliveries", "id", "payload_enc"),
     (
         "idempotency_keys",

@@ -29,7 +29,7 @@ impl Store {
                 .fetch_all(&mut *tx)
                 .await?;
                 for id in &ids {
-                    sqlx::query("UPDATE orders SET pii_enc = NULL, email_hash = NULL, pii_purged_at = $1 WHERE id = $2")
+                    sqlx::query("UPDATE orders SET pii_enc = NULL, intake_enc = NULL, email_hash = NULL, pii_purged_at = $1 WHERE id = $2")
                         .bind(now)
                         .bind(id)
                         .execute(&mut *tx)

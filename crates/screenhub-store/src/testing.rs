@@ -121,3 +121,12 @@ async fn sweep_leftovers(base_url: &str) -> Result<(), sqlx::Error> {
     }
     Ok(())
 }
+
+/// Run a SQL script (e.g. a `pg_dump` of an older version's database) on the
+/// PostgreSQL database `url` names.
+pub async fn run_postgres_script(url: &str, script: &str) -> Result<(), sqlx::Error> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await?;
+    sqlx::raw_sql(script).execute(&mut conn).await?;
+    conn.close().await
+}

@@ -329,8 +329,8 @@ impl Store {
                 sqlx::query(
                     "INSERT INTO orders (id, account_id, package_id, package_name, status, candidate_ats_id, \
                      application_ats_id, application_status, job_ats_id, job_name, job_req_id, email_hash, pii_enc, \
-                     last_ats_timestamp, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $13)",
+                     last_ats_timestamp, created_at, updated_at, ats, intake_enc, dedupe_key) \
+                     VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $13, $14, $15, $16)",
                 )
                 .bind(&id)
                 .bind(o.account_id.as_str())
@@ -345,6 +345,11 @@ impl Store {
                 .bind(self.cipher.index_hash(&o.candidate_email))
                 .bind(self.cipher.seal(o.ats_payload.to_string().as_bytes()))
                 .bind(o.created_at)
+                .bind(o.ats.as_str())
+                .bind(self.cipher.seal(
+                    &serde_json::to_vec(&o.intake).expect("an intake always serialises"),
+                ))
+                .bind(&o.dedupe_key)
                 .execute(&mut *tx)
                 .await?;
                 sqlx::query(

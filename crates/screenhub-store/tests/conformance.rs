@@ -267,6 +267,9 @@ fn new_order(account: &Account, application: &str, at: i64) -> NewOrder {
         job_name: "Engineer".into(),
         job_req_id: None,
         ats_payload: json!({"candidate": {"email": format!("{application}@example.com")}}),
+        ats: screenhub_core::account::Ats::Ashby,
+        intake: Default::default(),
+        dedupe_key: None,
         created_at: at,
     }
 }

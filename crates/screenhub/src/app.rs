@@ -88,7 +88,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     store.migrate().await.context("migrating the database")?;
     let now = SystemClock.now_ms();
     let next_path = next_key_path(config);
-    match store.check_master_key(now).await {
+    let store: anyhow::Result<Store> = match store.check_master_key(now).await {
         Ok(()) => {
             if next_path.exists() {
                 // A rotation that never committed: the old key is still the one.
@@ -113,7 +113,18 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
             config.data_dir.join("master.key").display()
         ),
         Err(e) => Err(e.into()),
+    };
+    let store = store?;
+    let normalized = crate::connectors::backfill_intake(&store)
+        .await
+        .context("normalizing orders written before connectors (migration 0007)")?;
+    if normalized > 0 {
+        tracing::info!(
+            orders = normalized,
+            "normalized the candidate of orders from an older version"
+        );
     }
+    Ok(store)
 }
 
 /// The SQLite database file, when the configuration uses the data directory's.

@@ -15,8 +15,8 @@ use screenhub_core::package::PackageKind;
 use screenhub_store::EndpointSecrets;
 use serde::de::DeserializeOwned;
 
-use crate::api::ats::presented_token;
 use crate::api::v1::{accounts, connect_sessions, custom_fields, orders, webhook_endpoints};
+use crate::connectors::presented_token;
 use crate::error::ApiError;
 use crate::extract::parse_json;
 use crate::manage::{self, PackageBody, PackagePatch};
@@ -170,8 +170,10 @@ pub fn vendor_request(data: &[u8]) {
             let Some(b) = parsed::<accounts::AtsCredentials>(body) else {
                 return;
             };
-            if let Some(key) = accepted(crate::ops::validate_ats_key(&b.api_key)) {
-                assert!(!key.is_empty() && key.trim() == key);
+            if let Some(key) = b.api_key.as_deref() {
+                if let Some(key) = accepted(crate::connectors::ashby::validate_ats_key(key)) {
+                    assert!(!key.is_empty() && key.trim() == key);
+                }
             }
         }
         4 => {
@@ -548,12 +550,55 @@ pub fn webhook_signature(data: &[u8]) {
 pub type Property = fn(&[u8]);
 
 /// Each fuzz target's name and the property it checks, for the corpus test.
-pub const TARGETS: [(&str, Property); 4] = [
+pub const TARGETS: [(&str, Property); 5] = [
     ("partner_request", partner_request),
     ("vendor_request", vendor_request),
     ("assessment_update", assessment_update_mapping),
     ("webhook_signature", webhook_signature),
+    ("greenhouse_send_test", greenhouse_send_test),
 ];
+
+/// Greenhouse's `send_test` body (and a `response_error` report): whatever
+/// the bytes, a body is either refused with a 4xx that says why, or becomes
+/// an order whose email is valid, whose PATCH url is on an allowed host, and
+/// whose fields are bounded. A report is always read, and kept bounded.
+pub fn greenhouse_send_test(data: &[u8]) {
+    use crate::connectors::greenhouse::transformers::{
+        parse_send_test, ResponseError, MAX_FIELD_CHARS,
+    };
+    let Some((which, body)) = split(data) else {
+        return;
+    };
+    let hosts = ["app.greenhouse.io".to_owned()];
+    if which % 2 == 1 {
+        let (report, unreadable) = ResponseError::parse(body);
+        let kept = report.event_data(unreadable).to_string();
+        assert!(kept.len() <= 64 * 1024, "a report is kept bounded");
+        return;
+    }
+    match parse_send_test(body, &hosts, NOW_MS) {
+        Ok(t) => {
+            assert!(is_valid_email(&t.intake.candidate.email));
+            assert!(!t.partner_test_id.is_empty());
+            assert!(t.intake.job.is_none(), "Greenhouse sends no job");
+            if let Some(url) = &t.url {
+                let host = url::Url::parse(url).unwrap().host_str().unwrap().to_owned();
+                assert_eq!(
+                    host, "app.greenhouse.io",
+                    "the doorbell stays on an allowed host"
+                );
+            }
+            let c = &t.intake.candidate;
+            for field in [&c.first_name, &c.last_name, &c.email] {
+                assert!(field.chars().count() <= MAX_FIELD_CHARS);
+            }
+        }
+        Err(r) => {
+            assert!((400..500).contains(&r.status), "a refusal is a 4xx: {r:?}");
+            assert!(!r.message.trim().is_empty());
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -118,7 +118,10 @@ enum AccountsCommand {
         /// The employer's name, e.g. "Acme Corp".
         #[arg(long)]
         name: String,
-        /// Ashby's public API base URL for this account (default: Ashby's).
+        /// The employer's ATS: `ashby` or `greenhouse`.
+        #[arg(long, default_value = "ashby")]
+        ats: String,
+        /// Ashby only: Ashby's public API base URL for this account (default: Ashby's).
         #[arg(long)]
         ats_api_base_url: Option<String>,
         /// `production` or `test`.
@@ -347,6 +350,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Accounts(AccountsCommand::Create {
             name,
+            ats,
             ats_api_base_url,
             environment,
             json,
@@ -358,12 +362,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 crate::api::v1::validate_name(&name).map_err(|e| anyhow::anyhow!(e.message))?;
             let environment = Environment::parse(&environment)
                 .ok_or_else(|| anyhow::anyhow!("--environment must be `production` or `test`"))?;
-            let base = ats_api_base_url.unwrap_or_else(|| config.ashby_api_base_url.clone());
+            let ats = Ats::parse(&ats)
+                .ok_or_else(|| anyhow::anyhow!("--ats must be `ashby` or `greenhouse`"))?;
+            anyhow::ensure!(
+                ats == Ats::Ashby || ats_api_base_url.is_none(),
+                "--ats-api-base-url applies to Ashby accounts only"
+            );
+            let base = ats_api_base_url.unwrap_or_else(|| match ats {
+                Ats::Ashby => config.ashby_api_base_url.clone(),
+                other => other.default_api_base_url().to_owned(),
+            });
             screenhub_core::order::validate_http_url(&base)
                 .map_err(|e| anyhow::anyhow!("--ats-api-base-url {e}"))?;
             let new = NewAccount {
                 name,
-                ats: Ats::Ashby,
+                ats,
                 environment,
                 ats_api_base_url: base.trim_end_matches('/').to_owned(),
             };
@@ -377,7 +390,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     SystemClock.now_ms(),
                 )
                 .await?;
-            let partner_base_url = format!("{}/ats/ashby", config.public_url(config.listen));
+            let partner_base_url =
+                format!("{}/ats/{}", config.public_url(config.listen), ats.as_str());
             if json {
                 println!(
                     "{}",
@@ -385,8 +399,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             } else {
                 println!("Created account {} ({}).\n", account.id, account.name);
-                println!("The employer pastes this External Trigger Token into Ashby (Admin → Integrations → your integration → API Key):\n\n  {token}\n");
-                println!("Ashby calls the hub at: {partner_base_url}");
+                match ats {
+                    Ats::Ashby => println!("The employer pastes this External Trigger Token into Ashby (Admin → Integrations → your integration → API Key):\n\n  {token}\n"),
+                    Ats::Greenhouse => println!("The employer sends this External Trigger Token to Greenhouse Support (through the secure link Support replies with, never in the ticket):\n\n  {token}\n"),
+                }
+                println!("{} calls the hub at: {partner_base_url}", ats.label());
             }
             Ok(())
         }

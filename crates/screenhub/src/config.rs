@@ -31,6 +31,13 @@ pub struct Config {
     pub failing_after_attempts: u32,
     pub failing_after_secs: u64,
     pub ashby_api_base_url: String,
+    /// The Basic credential Greenhouse gave this deployment for its "Mark
+    /// Test as Completed" PATCH (never the account's token).
+    pub greenhouse_patch_username: String,
+    pub greenhouse_patch_password: String,
+    /// The only hosts the PATCH (and its credential) may go to.
+    #[serde(deserialize_with = "list_or_csv")]
+    pub greenhouse_patch_hosts: Vec<String>,
     pub max_body_bytes: usize,
     pub log_format: LogFormat,
     pub auth_failure_limit: u32,
@@ -292,6 +299,17 @@ impl Config {
         anyhow::ensure!(
             self.failing_after_attempts > 0,
             "failing_after_attempts must be at least 1"
+        );
+        anyhow::ensure!(
+            self.greenhouse_patch_hosts
+                .iter()
+                .all(|h| !h.is_empty() && !h.contains(['/', ':', ' ', '@'])),
+            "greenhouse_patch_hosts (SCREENHUB_GREENHOUSE_PATCH_HOSTS) must be bare host names, e.g. app.greenhouse.io,127.0.0.1"
+        );
+        anyhow::ensure!(
+            self.greenhouse_patch_username.is_empty() == self.greenhouse_patch_password.is_empty(),
+            "set both greenhouse_patch_username and greenhouse_patch_password \
+             (SCREENHUB_GREENHOUSE_PATCH_USERNAME / SCREENHUB_GREENHOUSE_PATCH_PASSWORD), or neither"
         );
         anyhow::ensure!(
             self.outbound_timeout_ms >= 100,

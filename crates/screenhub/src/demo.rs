@@ -1,7 +1,9 @@
-//! `screenhub demo`: the hub, the Ashby simulator and the reference vendor in
-//! one process on embedded SQLite, linked together. With `--auto`, it drives
-//! candidates through every path (each outcome, a failure, and a cancel from
-//! either side) and checks that what reached Ashby is what the vendor decided.
+//! `screenhub demo`: the hub, the Ashby and Greenhouse simulators and the
+//! reference vendor in one process on embedded SQLite, linked together: one
+//! employer on Ashby, one on Greenhouse (`demo_greenhouse`). With `--auto`, it
+//! drives candidates through every path (each outcome, a failure, and a cancel
+//! from either side) on both, and checks that what reached each ATS is what
+//! the vendor decided.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -33,6 +35,7 @@ pub struct DemoSetup {
     pub hub_listen: SocketAddr,
     pub ashby_listen: SocketAddr,
     pub vendor_listen: SocketAddr,
+    pub greenhouse_listen: SocketAddr,
     pub progress_after: Duration,
     pub complete_after: Duration,
     /// The hub's retry schedule; the default one when absent.
@@ -54,6 +57,7 @@ impl Default for DemoSetup {
             hub_listen: local(8080),
             ashby_listen: local(8081),
             vendor_listen: local(8082),
+            greenhouse_listen: local(8083),
             progress_after: Duration::from_secs(2),
             complete_after: Duration::from_secs(8),
             retry_schedule_ms: None,
@@ -76,6 +80,8 @@ pub struct Demo {
     pub token: String,
     /// A vendor API key of its own for signing in to the hub's dashboard.
     pub dashboard_key: String,
+    /// The Greenhouse employer, its simulator and account.
+    pub greenhouse: crate::demo_greenhouse::GreenhouseDemo,
     pub data_dir: PathBuf,
     /// Setup calls sent again after a transient failure (injected faults).
     pub setup_retries: u64,
@@ -141,9 +147,15 @@ impl Demo {
         }
         config.outbound_timeout_ms = 5_000;
         let lock = crate::app::lock_data_dir(&config)?;
+        // The Greenhouse simulator plays app.greenhouse.io on loopback.
+        let patch_password = screenhub_core::secret::generate_token("ghp_");
+        config.greenhouse_patch_hosts = vec!["127.0.0.1".into()];
+        config.greenhouse_patch_username = crate::demo_greenhouse::DEMO_PATCH_USERNAME.into();
+        config.greenhouse_patch_password = patch_password.clone();
         let hub_listener = bind(setup.hub_listen, "the hub").await?;
         let ashby_listener = bind(setup.ashby_listen, "the Ashby simulator").await?;
         let vendor_listener = bind(setup.vendor_listen, "the reference vendor").await?;
+        let greenhouse_listener = bind(setup.greenhouse_listen, "the Greenhouse simulator").await?;
 
         let store = open_store(&config).await?;
         let hub = Hub::start_with(
@@ -214,7 +226,7 @@ impl Demo {
             vendor_listener,
             VendorConfig {
                 hub_url: hub.url(),
-                api_key: vendor_key,
+                api_key: vendor_key.clone(),
                 public_url: None,
                 progress_after: setup.progress_after,
                 complete_after: setup.complete_after,
@@ -224,6 +236,16 @@ impl Demo {
         )
         .await
         .context("starting the reference vendor")?;
+        // After the vendor, whose catalogue the recruiter picks the test from.
+        let greenhouse = crate::demo_greenhouse::start(
+            greenhouse_listener,
+            &hub.url(),
+            &vendor_key,
+            &patch_password,
+            CATALOG[0].id,
+        )
+        .await
+        .context("starting the Greenhouse simulator")?;
         // The integration in Ashby: the partner URL and the External Trigger Token.
         if setup.enable_ashby_integration {
             ashby
@@ -238,6 +260,7 @@ impl Demo {
             account_id,
             token,
             dashboard_key,
+            greenhouse,
             data_dir,
             setup_retries,
             _temp: temp,
@@ -254,6 +277,11 @@ impl Demo {
             out,
             "  Ashby (simulated), click through as a recruiter: {}/",
             self.ashby_url
+        )?;
+        writeln!(
+            out,
+            "  Greenhouse (simulated), a job with the stage:   {}/",
+            self.greenhouse.url
         )?;
         writeln!(
             out,
@@ -303,6 +331,8 @@ pub struct CandidateRun {
 #[derive(Debug, Clone)]
 pub struct AutoReport {
     pub runs: Vec<CandidateRun>,
+    /// The same flow through Greenhouse.
+    pub greenhouse: Vec<crate::demo_greenhouse::GreenhouseRun>,
     pub elapsed: Duration,
     /// What the simulated Ashby injected (errors, 429s, timeouts, drops).
     pub faults: FaultCounters,
@@ -315,6 +345,11 @@ pub struct AutoReport {
 impl AutoReport {
     pub fn all_reached_ashby(&self) -> bool {
         self.runs.iter().all(|r| r.verdict.is_ok())
+    }
+
+    /// Every order, on either ATS, ended there as the vendor decided.
+    pub fn all_reached_their_ats(&self) -> bool {
+        self.all_reached_ashby() && self.greenhouse.iter().all(|r| r.verdict.is_ok())
     }
 }
 
@@ -366,6 +401,19 @@ pub async fn run_auto(
         finished.clone(),
         out.clone(),
     ));
+    let mut greenhouse_tasks = Vec::new();
+    for number in 1..=candidates {
+        let scenarios = crate::demo_greenhouse::SCENARIOS;
+        let scenario = scenarios[(number - 1) % scenarios.len()];
+        let package = package_for(scenario, number);
+        let sim = demo.greenhouse.sim.clone();
+        let org = demo.greenhouse.org_id.clone();
+        let vendor = demo.vendor.clone();
+        greenhouse_tasks.push(tokio::spawn(async move {
+            crate::demo_greenhouse::drive(&sim, &vendor, &org, number, scenario, package, timeout)
+                .await
+        }));
+    }
     let mut tasks = Vec::new();
     for number in 1..=candidates {
         let scenario = Scenario::ALL[(number - 1) % Scenario::ALL.len()];
@@ -382,6 +430,15 @@ pub async fn run_auto(
     for task in tasks {
         runs.push(task.await?);
     }
+    let mut greenhouse = Vec::new();
+    for task in greenhouse_tasks {
+        greenhouse.push(task.await?);
+    }
+    say(format!(
+        "── Greenhouse: {} tests sent, {} results frozen on the stage",
+        greenhouse.len(),
+        greenhouse.iter().filter(|r| r.frozen.is_some()).count()
+    ));
     // Every order has ended or timed out: the watcher prints what it has not
     // printed yet, and the progress, before the summary.
     finished.notify_one();
@@ -397,6 +454,7 @@ pub async fn run_auto(
         .await?;
     Ok(AutoReport {
         runs,
+        greenhouse,
         elapsed: started.elapsed(),
         faults: demo.ashby.fault_counters(),
         hub_retries: deliveries
@@ -725,8 +783,9 @@ pub fn print_summary(report: &AutoReport, out: &mut dyn Write) -> std::io::Resul
         out,
         "\nSummary after {:.1} s: {} orders",
         report.elapsed.as_secs_f64(),
-        report.runs.len()
+        report.runs.len() + report.greenhouse.len()
     )?;
+    writeln!(out, "Ashby: {} orders", report.runs.len())?;
     writeln!(
         out,
         "  completed {completed}  ·  cancelled {cancelled}  ·  failed {failed}"
@@ -750,25 +809,63 @@ pub fn print_summary(report: &AutoReport, out: &mut dyn Write) -> std::io::Resul
         report.hub_retries,
         report.setup_retries
     )?;
-    let bad: Vec<&CandidateRun> = report.runs.iter().filter(|r| r.verdict.is_err()).collect();
+    let ashby_runs = report.runs.iter().map(|r| {
+        let id = r.assessment_id.as_deref().unwrap_or("not started");
+        (r.number, r.scenario, id, &r.verdict)
+    });
+    print_verdicts(
+        out,
+        ashby_runs,
+        "every order reached Ashby as the vendor decided",
+        "did NOT reach Ashby as decided",
+    )?;
+    let gh = &report.greenhouse;
+    let frozen = |label: &str| {
+        gh.iter()
+            .filter(|r| {
+                r.frozen.as_ref().is_some_and(|f| {
+                    f.metadata
+                        .iter()
+                        .any(|(k, v)| k == "Result" && v.as_str() == Some(label))
+                })
+            })
+            .count()
+    };
+    writeln!(out, "Greenhouse: {} orders", gh.len())?;
+    writeln!(
+        out,
+        "  complete with a result {}  ·  cancelled {}  ·  could not be completed {}",
+        gh.len() - frozen("Cancelled") - frozen("Could not be completed"),
+        frozen("Cancelled"),
+        frozen("Could not be completed")
+    )?;
+    let greenhouse_runs = gh.iter().map(|r| {
+        let id = r.partner_interview_id.as_deref().unwrap_or("not sent");
+        (r.number, r.scenario, id, &r.verdict)
+    });
+    print_verdicts(
+        out,
+        greenhouse_runs,
+        "every order ended in Greenhouse as the vendor decided",
+        "did NOT end in Greenhouse as decided",
+    )
+}
+
+/// Say that every run ended as decided, or list those that did not.
+fn print_verdicts<'a>(
+    out: &mut dyn Write,
+    runs: impl Iterator<Item = (usize, Scenario, &'a str, &'a Result<(), String>)>,
+    all_good: &str,
+    some_bad: &str,
+) -> std::io::Result<()> {
+    let bad: Vec<_> = runs.filter(|r| r.3.is_err()).collect();
     if bad.is_empty() {
-        writeln!(out, "  every order reached Ashby as the vendor decided")?;
-    } else {
-        writeln!(
-            out,
-            "  {} orders did NOT reach Ashby as decided:",
-            bad.len()
-        )?;
-        for r in bad {
-            writeln!(
-                out,
-                "    #{} ({}) {}: {}",
-                r.number,
-                describe(r.scenario),
-                r.assessment_id.as_deref().unwrap_or("not started"),
-                r.verdict.as_ref().err().map_or("", String::as_str)
-            )?;
-        }
+        return writeln!(out, "  {all_good}");
+    }
+    writeln!(out, "  {} orders {some_bad}:", bad.len())?;
+    for (number, scenario, id, verdict) in bad {
+        let why = verdict.as_ref().err().map_or("", String::as_str);
+        writeln!(out, "    #{number} ({}) {id}: {why}", describe(scenario))?;
     }
     Ok(())
 }

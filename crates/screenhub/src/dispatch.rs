@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
-use screenhub_ashby::AttemptClass;
 use screenhub_core::delivery::{
     parse_retry_after, verdict_for_status, DeliveryState, DeliveryTarget, Verdict,
 };
@@ -21,6 +20,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::connectors::{connector, AttemptOutcome};
 use crate::ops::webhook_body;
 use crate::outbound::describe_transport_error;
 use crate::state::AppState;
@@ -32,27 +32,7 @@ const SAFETY_POLL: Duration = Duration::from_secs(5);
 /// At most this much of a response is kept with an attempt.
 const EXCERPT_BYTES: usize = 1024;
 
-/// What one attempt came to.
-struct Outcome {
-    verdict: Verdict,
-    status: Option<u16>,
-    error: Option<String>,
-    excerpt: Option<String>,
-    /// The ATS refused the account's key: the account needs attention.
-    auth_rejected: bool,
-}
-
-impl Outcome {
-    fn permanent(error: impl Into<String>) -> Self {
-        Self {
-            verdict: Verdict::Permanent,
-            status: None,
-            error: Some(error.into()),
-            excerpt: None,
-            auth_rejected: false,
-        }
-    }
-}
+type Outcome = AttemptOutcome;
 
 fn lease_ms(state: &AppState) -> i64 {
     // Longer than any attempt can take, so a live worker never loses its lease.
@@ -240,13 +220,9 @@ pub async fn attempt(
             }
         }
     };
-    if outcome.auth_rejected {
+    if let Some(reason) = &outcome.credential_problem {
         if let Some(account) = &delivery.account_id {
-            let reason = format!(
-                "Ashby rejected the API key (HTTP {}); the employer's admin must connect a new Ashby API key",
-                outcome.status.unwrap_or_default()
-            );
-            if let Err(e) = state.store.set_account_error(account, &reason, now).await {
+            if let Err(e) = state.store.set_account_error(account, reason, now).await {
                 tracing::error!(error = %e, "could not flag the account");
             }
         }
@@ -355,7 +331,7 @@ async fn send_webhook(state: &AppState, delivery: &Delivery, payload: &str) -> O
                 status: None,
                 error: Some(format!("could not read the endpoint: {e}")),
                 excerpt: None,
-                auth_rejected: false,
+                credential_problem: None,
             }
         }
     };
@@ -380,14 +356,8 @@ async fn send_webhook(state: &AppState, delivery: &Delivery, payload: &str) -> O
         .await;
     match response {
         Ok(response) => {
-            let status = response.status().as_u16();
-            let retry_after = response
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| parse_retry_after(v, state.now()));
+            let (status, verdict) = http_verdict(state, &response);
             let excerpt = read_excerpt(response).await;
-            let verdict = verdict_for_status(status, retry_after);
             let error = (verdict != Verdict::Delivered)
                 .then(|| format!("the endpoint answered HTTP {status}"));
             Outcome {
@@ -395,7 +365,7 @@ async fn send_webhook(state: &AppState, delivery: &Delivery, payload: &str) -> O
                 status: Some(status),
                 error,
                 excerpt,
-                auth_rejected: false,
+                credential_problem: None,
             }
         }
         Err(e) => Outcome {
@@ -405,53 +375,40 @@ async fn send_webhook(state: &AppState, delivery: &Delivery, payload: &str) -> O
             status: None,
             error: Some(describe_transport_error(&e)),
             excerpt: None,
-            auth_rejected: false,
+            credential_problem: None,
         },
     }
 }
 
+/// Hand an ATS delivery to the connector of the account's ATS.
 async fn send_to_ats(state: &AppState, delivery: &Delivery, payload: &str) -> Outcome {
     let Some(account) = &delivery.account_id else {
         return Outcome::permanent("this update has no account");
     };
-    let credentials = match state.store.ats_credentials(account).await {
+    let connection = match state.store.ats_connection(account).await {
         Ok(Some(c)) => c,
-        Ok(None) => return Outcome::permanent("the account has no verified Ashby API key"),
-        Err(e) => {
-            return Outcome {
-                verdict: Verdict::Retry {
-                    retry_after_ms: None,
-                },
-                status: None,
-                error: Some(format!("could not read the account's credentials: {e}")),
-                excerpt: None,
-                auth_rejected: false,
-            }
-        }
+        Ok(None) => return Outcome::permanent("the account no longer exists"),
+        Err(e) => return Outcome::retry(format!("could not read the account's credentials: {e}")),
     };
-    if let Err(e) = state.policy.check_url(&credentials.base_url) {
-        return Outcome::permanent(e);
-    }
-    let answer = state
-        .ashby
-        .call(
-            &credentials.base_url,
-            &credentials.api_key,
-            &delivery.event_type,
-            payload,
-        )
-        .await;
-    Outcome {
-        verdict: answer.verdict(),
-        status: answer.status,
-        error: answer.error.clone(),
-        excerpt: (!answer.response_excerpt.is_empty()).then(|| answer.response_excerpt.clone()),
-        auth_rejected: answer.class == AttemptClass::AuthRejected,
-    }
+    connector(connection.ats)
+        .deliver(state, connection, delivery, payload)
+        .await
+}
+
+/// A receiver's HTTP status and what it means for the delivery
+/// (`Retry-After` honoured).
+pub(crate) fn http_verdict(state: &AppState, response: &reqwest::Response) -> (u16, Verdict) {
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, state.now()));
+    (status, verdict_for_status(status, retry_after))
 }
 
 /// The start of a response body, cut on a character boundary.
-async fn read_excerpt(mut response: reqwest::Response) -> Option<String> {
+pub(crate) async fn read_excerpt(mut response: reqwest::Response) -> Option<String> {
     let mut bytes = Vec::new();
     while bytes.len() < EXCERPT_BYTES * 4 {
         match response.chunk().await {

@@ -1,5 +1,6 @@
-//! Screenhub: a self-hostable hub between applicant tracking systems (Ashby
-//! first) and background-check and assessment vendors.
+//! Screenhub: a self-hostable hub between applicant tracking systems (Ashby,
+//! Greenhouse; each behind [`connectors::Connector`]) and background-check
+//! and assessment vendors.
 //!
 //! The binary is a thin shell over [`cli::run`]; tests start a [`app::Hub`]
 //! on port 0 with a fresh database.
@@ -12,7 +13,9 @@ pub mod bad_input;
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod connectors;
 pub mod demo;
+pub mod demo_greenhouse;
 pub mod dispatch;
 pub mod edge;
 pub mod error;

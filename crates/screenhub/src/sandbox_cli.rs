@@ -167,6 +167,9 @@ pub struct DemoArgs {
     /// The reference vendor's address (default 127.0.0.1:8082).
     #[arg(long, value_parser = crate::config::parse_listen)]
     vendor_listen: Option<SocketAddr>,
+    /// The Greenhouse simulator's address (default 127.0.0.1:8083).
+    #[arg(long)]
+    greenhouse_listen: Option<SocketAddr>,
     /// With --auto: how long an order may take to reach its end in Ashby.
     #[arg(long, default_value_t = 60)]
     timeout_secs: u64,
@@ -249,6 +252,7 @@ pub async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
         hub_listen: or(args.listen, defaults.hub_listen),
         ashby_listen: or(args.ashby_listen, defaults.ashby_listen),
         vendor_listen: or(args.vendor_listen, defaults.vendor_listen),
+        greenhouse_listen: or(args.greenhouse_listen, defaults.greenhouse_listen),
         // Quick enough to watch, slow enough to see each step.
         progress_after: if args.auto {
             Duration::from_millis(300)
@@ -294,8 +298,8 @@ pub async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
         "\nTo click through the same flow yourself: screenhub demo (without --auto) keeps running until Ctrl-C."
     );
     anyhow::ensure!(
-        report.all_reached_ashby(),
-        "some orders did not reach Ashby as the vendor decided"
+        report.all_reached_their_ats(),
+        "some orders did not end in their ATS as the vendor decided"
     );
     Ok(())
 }

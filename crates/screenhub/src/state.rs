@@ -82,7 +82,12 @@ impl AppState {
 
     /// The base URL the employer's Ashby must call.
     pub fn ats_partner_base_url(&self) -> String {
-        format!("{}/ats/ashby", self.public_url)
+        self.partner_base_url(screenhub_core::account::Ats::Ashby)
+    }
+
+    /// The base URL an ATS calls this hub at: `<public URL>/ats/<ats>`.
+    pub fn partner_base_url(&self, ats: screenhub_core::account::Ats) -> String {
+        format!("{}/ats/{}", self.public_url, ats.as_str())
     }
 
     pub async fn vendor_key(&self, token: &str) -> StoreResult<Option<ApiKey>> {

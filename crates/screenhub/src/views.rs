@@ -4,6 +4,7 @@
 use screenhub_core::account::{AccountStatus, Ats, Environment};
 use screenhub_core::clock::{rfc3339, Millis};
 use screenhub_core::delivery::{DeliveryState, DeliveryTarget};
+use screenhub_core::intake::{Candidate, Job};
 use screenhub_core::order::{Actor, OrderStatus, Outcome, Score, ScreeningResult};
 use screenhub_core::package::PackageKind;
 use screenhub_core::{AccountId, DeliveryId, EndpointId, OrderId};
@@ -29,16 +30,22 @@ pub struct AccountView {
     /// Why the account is in `error`, or why it needs attention although
     /// `active` (updates to the ATS keep failing), for a person.
     pub status_reason: Option<String>,
-    /// Ashby's public API base URL used for this account.
+    /// Ashby's public API base URL used for this account (Greenhouse: its
+    /// web host; the hub calls only the URLs Greenhouse sends).
     pub ats_api_base_url: String,
-    /// The base URL the employer's ATS calls (paste into Ashby with the token).
+    /// The base URL the employer's ATS calls: `<public URL>/ats/<ats>`.
     pub ats_partner_base_url: String,
     /// The start of the current External Trigger Token, to recognise it.
     pub token_prefix: String,
     /// Whether a verified ATS API key is stored.
     pub ats_credentials_verified: bool,
-    /// The title Ashby gave the verified API key.
+    /// The title Ashby gave the verified API key (Greenhouse: which PATCH
+    /// credential override is stored, if any).
     pub ats_key_title: Option<String>,
+    /// When the ATS first and last called the hub with the account's token
+    /// (recorded for Greenhouse, whose first call makes the account active).
+    pub first_ats_call_at: Option<String>,
+    pub last_ats_call_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     pub last_activity_at: Option<String>,
@@ -60,6 +67,8 @@ impl AccountView {
             token_prefix: a.token_prefix.clone(),
             ats_credentials_verified: a.has_ats_api_key,
             ats_key_title: a.ats_key_title.clone(),
+            first_ats_call_at: opt_time(a.first_ats_call_at),
+            last_ats_call_at: opt_time(a.last_ats_call_at),
             created_at: time(a.created_at),
             updated_at: time(a.updated_at),
             last_activity_at: opt_time(a.last_activity_at),
@@ -85,7 +94,8 @@ fn ats_failing_reason(a: &screenhub_store::Account) -> Option<String> {
 pub struct AccountWithToken {
     #[serde(flatten)]
     pub account: AccountView,
-    /// Paste this into Ashby's integration settings ("API Key"). Shown once.
+    /// Ashby: paste it into the integration's "API Key" field. Greenhouse:
+    /// the key Greenhouse Support sets up (at most 170 characters). Shown once.
     pub external_trigger_token: String,
 }
 
@@ -124,37 +134,12 @@ impl From<&screenhub_store::Package> for PackageView {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct CandidateView {
-    pub ats_id: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub email: String,
-    pub profile_url: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
 pub struct ApplicationView {
+    /// The ATS's application id (empty when the ATS did not say).
     pub ats_id: String,
-    /// As Ashby sent it: `Active`, `Hired`, `Archived` or `Lead`.
-    pub status: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct HiringTeamMemberView {
-    pub user_id: String,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub email: Option<String>,
-    pub role: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct JobView {
-    pub ats_id: String,
-    pub name: String,
-    pub req_id: Option<String>,
-    pub url: Option<String>,
-    pub hiring_team: Vec<HiringTeamMemberView>,
+    /// As the ATS sent it (Ashby: `Active`, `Hired`, `Archived` or `Lead`);
+    /// `null` when the ATS sends none (Greenhouse).
+    pub status: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -182,21 +167,31 @@ pub struct CancellationView {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderView {
-    /// Also the `assessment_id` Ashby knows the check by.
+    /// Also the id the ATS knows the check by (Ashby's `assessment_id`,
+    /// Greenhouse's `partner_interview_id`).
     pub id: OrderId,
     pub account_id: AccountId,
+    /// The ATS the order came from.
+    pub ats: Ats,
     pub package_id: String,
     pub package_name: String,
     pub status: OrderStatus,
     /// Set when `completed`.
     pub outcome: Option<Outcome>,
-    /// `null` once the candidate's data has been purged.
-    pub candidate: Option<CandidateView>,
+    /// The candidate, in the same shape whatever the ATS. `null` once the
+    /// candidate's data has been purged.
+    pub candidate: Option<Candidate>,
     pub application: ApplicationView,
-    pub job: JobView,
-    /// Custom-field values Ashby sent (field id → value).
+    /// `null` when the ATS sends no job (Greenhouse) or once purged.
+    pub job: Option<Job>,
+    /// Custom-field values the ATS sent (field id → value).
     #[schema(value_type = Option<Object>)]
     pub additional_fields: Option<Value>,
+    /// What only this ATS sends that a vendor may still want, as its
+    /// connector names it (Greenhouse: `sent_by`, `resume_url` and
+    /// `resume_url_expires_at`, `partner_test_id`, `patch_url`). `null` once purged.
+    #[schema(value_type = Option<Object>)]
+    pub ats_details: Option<Value>,
     pub progress: Option<ProgressView>,
     pub result: Option<ResultView>,
     pub cancellation: Option<CancellationView>,
@@ -207,61 +202,25 @@ pub struct OrderView {
     pub ended_at: Option<String>,
 }
 
-fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
-    path.iter().try_fold(v, |v, k| v.get(k))?.as_str()
-}
-
 impl From<&screenhub_store::Order> for OrderView {
     fn from(o: &screenhub_store::Order) -> Self {
-        let payload = o.ats_payload.as_ref();
-        let candidate = payload.and_then(|p| {
-            Some(CandidateView {
-                ats_id: o.candidate_ats_id.clone(),
-                first_name: str_at(p, &["candidate", "first_name"])?.to_owned(),
-                last_name: str_at(p, &["candidate", "last_name"])?.to_owned(),
-                email: str_at(p, &["candidate", "email"])?.trim().to_owned(),
-                profile_url: str_at(p, &["candidate", "ashby_profile_url"])
-                    .unwrap_or_default()
-                    .to_owned(),
-            })
-        });
-        let hiring_team = payload
-            .and_then(|p| p.get("job")?.get("hiringTeam")?.as_array())
-            .map(|members| {
-                members
-                    .iter()
-                    .map(|m| HiringTeamMemberView {
-                        user_id: str_at(m, &["userId"]).unwrap_or_default().to_owned(),
-                        first_name: str_at(m, &["firstName"]).map(str::to_owned),
-                        last_name: str_at(m, &["lastName"]).map(str::to_owned),
-                        email: str_at(m, &["email"]).map(str::to_owned),
-                        role: str_at(m, &["role"]).map(str::to_owned),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let intake = o.intake.as_ref();
         Self {
             id: o.id,
             account_id: o.account_id.clone(),
+            ats: o.ats,
             package_id: o.package_id.clone(),
             package_name: o.package_name.clone(),
             status: o.status,
             outcome: o.outcome,
-            candidate,
+            candidate: intake.map(|i| i.candidate.clone()),
             application: ApplicationView {
                 ats_id: o.application_ats_id.clone(),
-                status: o.application_status.clone(),
+                status: (!o.application_status.is_empty()).then(|| o.application_status.clone()),
             },
-            job: JobView {
-                ats_id: o.job_ats_id.clone(),
-                name: o.job_name.clone(),
-                req_id: o.job_req_id.clone(),
-                url: payload
-                    .and_then(|p| str_at(p, &["job", "ashby_job_url"]))
-                    .map(str::to_owned),
-                hiring_team,
-            },
-            additional_fields: payload.and_then(|p| p.get("additional_fields")).cloned(),
+            job: intake.and_then(|i| i.job.clone()),
+            additional_fields: intake.and_then(|i| i.additional_fields.clone()),
+            ats_details: intake.map(|i| i.ats_details.clone()),
             progress: (o.progress_label.is_some() || o.eta_minutes.is_some()).then(|| {
                 ProgressView {
                     label: o.progress_label.clone(),

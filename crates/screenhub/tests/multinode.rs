@@ -82,6 +82,16 @@ impl Cluster {
                 DELIVERY_CONCURRENCY.to_string(),
             ),
             ("SCREENHUB_PUBLIC_URL", balancer.url.clone()),
+            // The Greenhouse simulator plays app.greenhouse.io on loopback.
+            ("SCREENHUB_GREENHOUSE_PATCH_HOSTS", "127.0.0.1".to_owned()),
+            (
+                "SCREENHUB_GREENHOUSE_PATCH_USERNAME",
+                GH_PATCH_USER.to_owned(),
+            ),
+            (
+                "SCREENHUB_GREENHOUSE_PATCH_PASSWORD",
+                GH_PATCH_PASSWORD.to_owned(),
+            ),
             ("SCREENHUB_DATA_DIR", dir.path().display().to_string()),
             ("RUST_LOG", "warn".to_owned()),
         ];
@@ -723,6 +733,176 @@ async fn one_node_on_sqlite_survives_a_kill() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("screenhub.db").display());
     scenario(1, &url, count_from_env(1000)).await;
+}
+
+// ---------------------------------------------------------------------------
+// Greenhouse: the doorbell survives a kill.
+
+const GH_PATCH_USER: &str = "multinode-partner";
+const GH_PATCH_PASSWORD: &str = "multinode-secret";
+
+/// Greenhouse sends tests to `count` candidates through the cluster; the
+/// vendor completes them while a node is SIGKILLed halfway. Every test ends
+/// with a frozen `complete` in Greenhouse (the doorbell PATCH is a leased,
+/// retried delivery, queued with the result), one order per take-home test,
+/// no `response_error`, and PATCHes repeated only for attempts in flight at
+/// the kill.
+async fn greenhouse_scenario(nodes: usize, database_url: &str, count: usize) {
+    use screenhub::sim::greenhouse::{
+        GreenhouseSim, NewCandidate, NewOrg, PartnerSettings, SendOptions, SimConfig,
+    };
+    let world = World::new(nodes, database_url).await;
+    let gh = GreenhouseSim::with_seed(
+        SimConfig {
+            clock_speed: 0.0,
+            ..Default::default()
+        },
+        9,
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    tokio::spawn(screenhub::sim::greenhouse::serve(listener, gh.clone()));
+    let mut partner = PartnerSettings::new(
+        format!("{}/ats/greenhouse", world.cluster.url()),
+        GH_PATCH_USER.into(),
+        GH_PATCH_PASSWORD.into(),
+    );
+    // Greenhouse reads test_status once right after a PATCH; if that read
+    // hits the node being killed, only its hourly poll finds the result.
+    partner.poll_in_patch_mode = true;
+    gh.set_partner(partner).unwrap();
+    let account = world
+        .vendor(
+            reqwest::Method::POST,
+            "/v1/accounts",
+            json!({"name": "Globex", "ats": "greenhouse"}),
+        )
+        .await;
+    let org = gh
+        .create_org(NewOrg {
+            name: "Globex".into(),
+            key: account["external_trigger_token"].as_str().unwrap().into(),
+            job_name: None,
+        })
+        .unwrap();
+    gh.list_tests(&org.id).await.unwrap();
+    gh.set_stage(&org.id, "basic").await.unwrap();
+    let mut sent = Vec::new();
+    for _ in 0..count {
+        let candidate = gh.add_candidate(&org.id, NewCandidate::default()).unwrap();
+        let interview = gh
+            .send_test(candidate.id, SendOptions::default())
+            .await
+            .unwrap();
+        let id = interview
+            .partner_interview_id
+            .clone()
+            .unwrap_or_else(|| panic!("send_test failed: {:?}", interview.send_error));
+        sent.push((id, interview.take_home_test_id));
+    }
+    let world = &world;
+    let sent = &sent;
+    run_with_interruption(
+        count,
+        16,
+        0.5,
+        |n| world.complete(&sent[n].0),
+        || world.cluster.kill_and_restart(nodes - 1),
+    )
+    .await;
+    let deadline = Instant::now() + SETTLE;
+    let mut polled_hours = 0;
+    loop {
+        let frozen = sent
+            .iter()
+            .filter(|(_, th)| gh.interview(*th).is_some_and(|i| i.frozen.is_some()))
+            .count();
+        if frozen == count {
+            break;
+        }
+        if !doorbells_pending(world).await {
+            // Every doorbell rang: what is left missed its read. An hour on.
+            gh.advance_clock(3_600_000).await;
+            polled_hours += 1;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{frozen}/{count} Greenhouse tests frozen\n{}",
+            world.cluster.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Every doorbell rings in the end, also those a poll overtook.
+    while doorbells_pending(world).await {
+        assert!(Instant::now() < deadline, "doorbells still pending");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for (_, th) in sent {
+        let frozen = gh.interview(*th).unwrap().frozen.unwrap();
+        assert_eq!(frozen.partner_status, "complete");
+        assert_eq!(
+            frozen.partner_profile_url.as_deref(),
+            Some("https://vendor.example/reports/1")
+        );
+    }
+    assert!(
+        gh.response_errors().is_empty(),
+        "{:?}",
+        gh.response_errors()
+    );
+    let greenhouse_orders = world
+        .all_orders()
+        .await
+        .into_iter()
+        .filter(|o| o.ats == screenhub_core::account::Ats::Greenhouse)
+        .count();
+    assert_eq!(greenhouse_orders, count, "one order per take-home test");
+    let doorbells: Vec<_> = world
+        .deliveries(None)
+        .await
+        .into_iter()
+        .filter(|d| d.event_type == "greenhouse.mark_completed")
+        .collect();
+    assert_eq!(doorbells.len(), count, "one doorbell per order");
+    let unrung: Vec<_> = doorbells
+        .iter()
+        .filter(|d| d.state != DeliveryState::Succeeded)
+        .map(|d| (d.state, d.last_status, d.last_error.clone()))
+        .collect();
+    assert!(unrung.is_empty(), "doorbells that did not ring: {unrung:?}");
+    let patches = gh.patches();
+    let repeats = patches.len() - count;
+    assert!(
+        repeats <= DELIVERY_CONCURRENCY,
+        "{repeats} repeated PATCHes: more than the attempts in flight at the kill"
+    );
+    eprintln!(
+        "multinode greenhouse: {nodes} node(s), {count} tests, every one frozen complete; {} PATCHes ({repeats} repeated); \
+         {polled_hours} simulated hour(s) of polling for reads lost at the kill",
+        patches.len()
+    );
+}
+
+async fn doorbells_pending(world: &World) -> bool {
+    world
+        .deliveries(Some(DeliveryState::Pending))
+        .await
+        .iter()
+        .any(|d| d.event_type == "greenhouse.mark_completed")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "starts OS processes; run by scripts/test"]
+async fn greenhouse_doorbells_on_sqlite_survive_a_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("screenhub.db").display());
+    greenhouse_scenario(1, &url, count_from_env(200)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "starts OS processes; run by scripts/test"]
+async fn greenhouse_doorbells_on_postgres_survive_a_kill() {
+    let db = postgres_database().await;
+    greenhouse_scenario(3, db.url(), count_from_env(300)).await;
 }
 
 // ---------------------------------------------------------------------------

@@ -28,6 +28,17 @@ fn new_order(account: &AccountId, i: usize, now: i64) -> NewOrder {
         job_name: "Backend Engineer".into(),
         job_req_id: Some("REQ-42".into()),
         ats_payload: json!({"candidate": {"first_name": "Candidate", "last_name": format!("{i}"), "email": email}}),
+        ats: screenhub_core::account::Ats::Ashby,
+        intake: screenhub_core::intake::Intake {
+            candidate: screenhub_core::intake::Candidate {
+                first_name: "Candidate".into(),
+                last_name: format!("{i}"),
+                email: email.clone(),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        dedupe_key: None,
         // Spread over the last 30 days, oldest first (ids grow with i).
         created_at: now - 30 * DAY_MS + (i as i64 * 30 * DAY_MS) / 100_000,
     }

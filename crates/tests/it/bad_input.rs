@@ -33,6 +33,9 @@ enum Surface {
     PartnerCancel,
     /// An HTML page.
     Page,
+    /// Greenhouse's partner API: `{"error": {"code", "message"}}`, with a
+    /// Greenhouse account's token as the Basic username.
+    Greenhouse,
 }
 
 /// One request the hub must refuse.
@@ -51,6 +54,8 @@ struct Tester<'a> {
     w: &'a World,
     /// A dashboard session cookie.
     cookie: String,
+    /// A Greenhouse account's token.
+    greenhouse_token: String,
     tried: usize,
     /// The OpenAPI responses of the vendor API operation under test: every
     /// answer it gives must be documented there.
@@ -75,6 +80,7 @@ impl Tester<'_> {
         req = match surface {
             Surface::Vendor => req.bearer_auth(&hub.api_key),
             Surface::Partner | Surface::PartnerCancel => req.basic_auth(&self.w.token, Some("")),
+            Surface::Greenhouse => req.basic_auth(&self.greenhouse_token, None::<&str>),
             Surface::Page => req.header(COOKIE, &self.cookie),
         };
         if let Some(ct) = content_type {
@@ -111,7 +117,7 @@ impl Tester<'_> {
             );
         }
         let message = match surface {
-            Surface::Vendor => {
+            Surface::Vendor | Surface::Greenhouse => {
                 let v: Value = serde_json::from_str(&text)
                     .unwrap_or_else(|_| panic!("{label}: {status} is not JSON ({ct}): {text}"));
                 assert!(
@@ -343,9 +349,21 @@ async fn every_endpoint_refuses_bad_input_with_a_clear_4xx() {
     let w = World::with_hub(hub).await;
     let (_, doc) = w.hub.get("/openapi.json").await;
     let (_, cookie) = w.hub.dashboard_session().await;
+    let (status, greenhouse) = w
+        .hub
+        .post(
+            "/v1/accounts",
+            json!({"name": "Greenhouse Co", "ats": "greenhouse"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{greenhouse}");
     let mut t = Tester {
         w: &w,
         cookie,
+        greenhouse_token: greenhouse["external_trigger_token"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
         tried: 0,
         documented: None,
     };
@@ -572,6 +590,60 @@ async fn every_endpoint_refuses_bad_input_with_a_clear_4xx() {
         })
         .await;
     }
+    // Greenhouse's send_test and response_error: JSON whatever the label.
+    let greenhouse = "/ats/greenhouse";
+    t.generic(
+        Surface::Greenhouse,
+        Method::POST,
+        &format!("{greenhouse}/send_test"),
+        BodyKind::AshbyJson,
+    )
+    .await;
+    let valid = json!({"partner_test_id": "basic",
+        "candidate": {"first_name": "Zoë", "last_name": "Núñez", "email": "zoe@example.com",
+            "greenhouse_profile_url": "https://app.greenhouse.io/people/1?application_id=2"},
+        "url": "https://app.greenhouse.io/integrations/testing_partners/take_home_tests/1"});
+    for field in [
+        "/partner_test_id",
+        "/candidate",
+        "/candidate/email",
+        "/candidate/first_name",
+        "/url",
+    ] {
+        let texts_are_fine = field == "/candidate/first_name";
+        let wrongs = [
+            json!(["a list"]),
+            json!({"an": "object"}),
+            json!("ftp://x y"),
+        ];
+        for wrong in wrongs
+            .into_iter()
+            .filter(|w| !(texts_are_fine && w.is_string()))
+        {
+            let mut body = valid.clone();
+            *body.pointer_mut(field).unwrap() = wrong.clone();
+            t.check(Case {
+                surface: Surface::Greenhouse,
+                method: Method::POST,
+                path: format!("{greenhouse}/send_test"),
+                content_type: Some("application/json"),
+                body: body.to_string().into_bytes(),
+                what: format!("`{field}` = {wrong}"),
+                mentions: None,
+            })
+            .await;
+        }
+    }
+    t.check(Case {
+        surface: Surface::Greenhouse,
+        method: Method::GET,
+        path: format!("{greenhouse}/test_status"),
+        content_type: None,
+        body: vec![],
+        what: "no partner_interview_id".into(),
+        mentions: Some("partner_interview_id".into()),
+    })
+    .await;
     // Methods that take no parameters ignore the body (Ashby sends `{}`), but
     // a body over the limit is still refused before it is read into memory.
     for method in [

@@ -15,6 +15,7 @@ fn setup(faults: Faults) -> DemoSetup {
         hub_listen: any,
         ashby_listen: any,
         vendor_listen: any,
+        greenhouse_listen: any,
         progress_after: Duration::from_millis(30),
         complete_after: Duration::from_millis(80),
         // Short, and long enough to outlast 30% errors plus rate limiting.
@@ -109,6 +110,31 @@ async fn assert_final_states_match(demo: &Demo, report: &AutoReport, output: &st
     }
     assert!(report.all_reached_ashby());
     assert!(demo.ashby.rejections().is_empty());
+    // The Greenhouse employer: every stage froze what the vendor decided,
+    // and Greenhouse never had to complain.
+    assert_eq!(report.greenhouse.len(), report.runs.len());
+    for r in &report.greenhouse {
+        assert!(
+            r.verdict.is_ok(),
+            "Greenhouse #{} {:?}: {:?}\n{output}",
+            r.number,
+            r.scenario,
+            r.verdict
+        );
+        let id = r.partner_interview_id.as_deref().unwrap();
+        let order = demo.vendor.order(id).unwrap();
+        assert_eq!(
+            order.scenario, r.scenario,
+            "the vendor followed the email tag"
+        );
+        screenhub::demo_greenhouse::matches_decision(&order, r.frozen.as_ref().unwrap()).unwrap();
+    }
+    assert!(
+        demo.greenhouse.sim.response_errors().is_empty(),
+        "{:?}",
+        demo.greenhouse.sim.response_errors()
+    );
+    assert!(report.all_reached_their_ats());
 }
 
 #[tokio::test]
@@ -167,8 +193,9 @@ async fn demo_auto_drives_every_path_and_ashby_shows_what_the_vendor_decided() {
     assert_eq!(counters.bad_signatures, 0);
     assert_eq!(
         counters.accepted,
-        42 + 6 + 6,
-        "order.created, and order.cancelled for both cancel paths"
+        42 + 6 + 6 + 42 + 7,
+        "Ashby: order.created, and order.cancelled for both cancel paths; \
+         Greenhouse: order.created, and order.cancelled when the vendor cancels"
     );
     demo.stop().await.unwrap();
 }

@@ -17,6 +17,7 @@ async fn a_recruiter_runs_an_assessment_from_the_simulated_ashby() {
         hub_listen: any,
         ashby_listen: any,
         vendor_listen: any,
+        greenhouse_listen: any,
         // Long enough to see "pending", short enough for a test.
         progress_after: Duration::from_millis(1_500),
         complete_after: Duration::from_millis(1_500),

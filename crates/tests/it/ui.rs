@@ -739,6 +739,9 @@ async fn every_dashboard_list_pages() {
             job_name: "Engineer".into(),
             job_req_id: None,
             ats_payload: json!({}),
+            ats: screenhub_core::account::Ats::Ashby,
+            intake: Default::default(),
+            dedupe_key: None,
             created_at: now - 1000 + i,
         })
         .collect();

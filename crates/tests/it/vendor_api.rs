@@ -124,7 +124,7 @@ async fn bad_input_gets_a_clear_4xx() {
         (
             Method::POST,
             "/v1/accounts",
-            Some(json!({"name": "X", "ats": "greenhouse"})),
+            Some(json!({"name": "X", "ats": "workday"})),
             422,
             "ats",
         ),

@@ -1,5 +1,5 @@
-//! HTTP surfaces: the vendor API (`/v1`), Ashby's partner API (`/ats/ashby`),
-//! and the operator endpoints.
+//! HTTP surfaces: the vendor API (`/v1`), each ATS's partner API
+//! (`/ats/<ats>`, served by its connector), and the operator endpoints.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +21,6 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub mod ats;
 mod idempotency;
 pub mod v1;
 
@@ -215,7 +214,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(v1)
         .merge(metrics)
-        .nest("/ats/ashby", ats::router())
+        .merge(crate::connectors::router())
         .merge(crate::ui::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -297,8 +296,8 @@ async fn uniform_errors(req: Request, next: Next) -> Response {
         s if s.is_server_error() => "internal_error",
         _ => "bad_request",
     };
-    let mut uniform = if path.starts_with("/ats/") {
-        ats::envelope_error(status, code, &message)
+    let mut uniform = if let Some(connector) = crate::connectors::for_path(&path) {
+        connector.error_response(status, code, &message)
     } else if path.starts_with("/connect/") || path.starts_with("/dashboard") {
         crate::ui::message(status, "That did not work", message)
     } else {

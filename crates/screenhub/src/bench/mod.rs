@@ -7,6 +7,7 @@
 mod baseline;
 mod drain;
 mod peers;
+mod test_status;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -67,6 +68,10 @@ pub struct BenchArgs {
     /// (in-process hub only).
     #[arg(long, value_name = "WEBHOOKS", conflicts_with_all = ["target", "status", "result"])]
     pub drain: Option<u64>,
+    /// Measure Greenhouse's `test_status` instead: send this many tests
+    /// through `send_test`, then read their status round-robin.
+    #[arg(long, value_name = "ORDERS", conflicts_with_all = ["drain", "status", "result"])]
+    pub test_status: Option<u64>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -464,6 +469,25 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
     };
 
+    if let Some(orders) = args.test_status {
+        let report = test_status::run(&args, &http, &hub_url, &api_key, orders).await;
+        let Some(report) = finish(hub, report, args.json).await? else {
+            return Ok(());
+        };
+        {
+            let l = report.latency.as_ref();
+            println!(
+                "\nscreenhub bench --test-status {orders}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors ({database}, concurrency {})",
+                report.requests_per_sec,
+                l.map_or(0.0, |l| l.p50_ms),
+                l.map_or(0.0, |l| l.p99_ms),
+                report.errors,
+                args.concurrency
+            );
+        }
+        return Ok(());
+    }
+
     // Ashby (the simulator, with a fast assessment.update) and the vendor.
     let sim = crate::sim::ashby::AshbySim::new(Default::default());
     let ashby_key = sim.create_key(None, None).key;
@@ -557,13 +581,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             },
         )
         .await;
-        if let Some(hub) = hub {
-            hub.stop().await?;
-        }
-        let report = report?;
-        if args.json {
-            println!("{}", serde_json::to_string_pretty(&report)?);
-        } else {
+        if let Some(report) = finish(hub, report, args.json).await? {
             println!(
                 "\nscreenhub bench --drain: {} webhooks delivered in {:.2} s = {:.0} deliveries/s (delivery_concurrency {}, {database})",
                 report.deliveries, report.seconds, report.deliveries_per_sec, report.delivery_concurrency
@@ -683,6 +701,24 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         print_table(&report);
     }
     Ok(())
+}
+
+/// Stop the in-process hub, then print a report as JSON (`None`) or hand
+/// it back for a line of text.
+async fn finish<R: Serialize>(
+    hub: Option<Hub>,
+    report: anyhow::Result<R>,
+    json: bool,
+) -> anyhow::Result<Option<R>> {
+    if let Some(hub) = hub {
+        hub.stop().await?;
+    }
+    let report = report?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(None);
+    }
+    Ok(Some(report))
 }
 
 fn latency_row(name: &str, l: &Option<Latency>) -> String {

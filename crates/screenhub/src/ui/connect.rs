@@ -12,8 +12,12 @@ use axum::{Form, Router};
 use screenhub_store::{Account, ConnectLinkState, ConnectSession};
 use serde::Deserialize;
 
+use screenhub_core::account::Ats;
+use screenhub_core::clock::rfc3339;
+
 use super::{message, page, PageError, PageResult};
-use crate::ops;
+use crate::connectors::ashby::connect_ats_key;
+use crate::connectors::connector;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -32,6 +36,20 @@ struct ConnectPage {
     partner_base_url: String,
     link_token: String,
     error: Option<String>,
+}
+
+/// Greenhouse's connect page: the key and the steps; nothing to paste back.
+#[derive(Template)]
+#[template(path = "connect_greenhouse.html")]
+struct GreenhouseConnectPage {
+    account_name: String,
+    status: &'static str,
+    status_label: &'static str,
+    status_reason: Option<String>,
+    token: String,
+    steps: &'static [&'static str],
+    first_call: Option<String>,
+    last_call: Option<String>,
 }
 
 #[derive(Template)]
@@ -98,6 +116,28 @@ async fn connect_page(
 ) -> PageResult {
     let token = state.store.reveal_account_token(&account.id).await?;
     let account_status = account.status();
+    if account.ats != Ats::Ashby {
+        let guide = connector(account.ats).guide();
+        let status_label = match account_status.as_str() {
+            "active" => "Connected",
+            "pending" => guide.pending_label,
+            "error" => "Needs attention",
+            _ => "Disabled by the vendor",
+        };
+        return Ok(page(
+            status,
+            &GreenhouseConnectPage {
+                account_name: account.name.clone(),
+                status: account_status.as_str(),
+                status_label,
+                status_reason: account.status_reason.clone(),
+                token,
+                steps: guide.steps,
+                first_call: account.first_ats_call_at.map(rfc3339),
+                last_call: account.last_ats_call_at.map(rfc3339),
+            },
+        ));
+    }
     let status_label = match account_status.as_str() {
         "active" => "Connected",
         "pending" => "Waiting for the Ashby API key",
@@ -140,13 +180,17 @@ async fn verify(
         return Err(too_many_tries(secs));
     }
     let (session, account) = usable(&state, &link).await?;
-    match ops::connect_ats_key(&state, &account.id, &form.api_key).await {
+    if !connector(account.ats).guide().takes_api_key {
+        // Nothing to paste for this ATS: show the page again.
+        return connect_page(&state, &account, link, None, StatusCode::OK).await;
+    }
+    match connect_ats_key(&state, &account.id, &form.api_key).await {
         Ok(account) => {
             state
                 .store
                 .use_connect_session(&session.id, state.now())
                 .await?;
-            ops::audit(
+            crate::ops::audit(
                 &state,
                 &format!("connect_session:{}", session.id),
                 "account.connected",

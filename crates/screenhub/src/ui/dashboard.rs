@@ -13,10 +13,11 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use screenhub_core::clock::Millis;
 use screenhub_core::delivery::DeliveryState;
+use screenhub_core::event::EventType;
 use screenhub_core::order::{OrderResult, OrderStatus, Outcome};
 use screenhub_core::{AccountId, DeliveryId, OrderId};
 use screenhub_store::{
-    AccountPatch, DashboardSession, Delivery, DeliveryFilter, Order, OrderFilter,
+    Account, AccountPatch, DashboardSession, Delivery, DeliveryFilter, Order, OrderFilter,
 };
 use serde::Deserialize;
 
@@ -238,6 +239,7 @@ struct Overview {
     troubled: i64,
     accounts_in_error: i64,
     by_status: Vec<(&'static str, i64, i64)>,
+    credential_alert: Option<String>,
     orders_chart: String,
     latency_chart: String,
 }
@@ -298,6 +300,7 @@ async fn overview(State(state): State<AppState>, op: Operator) -> PageResult {
                 .iter()
                 .map(|s| (*s, today_counts.get(s), week_counts.get(s)))
                 .collect(),
+            credential_alert: credential_alert(&state).await?,
             orders_chart: charts::bars("Orders per day", &orders_columns, ""),
             latency_chart: charts::bars("Delivery latency p95 and p50", &latency_columns, " ms"),
         },
@@ -400,20 +403,23 @@ struct OrderRow {
     outcome: Option<&'static str>,
 }
 
-/// The candidate's name and email from the ATS payload (PII; gone once purged).
+/// The candidate's name and email as the connector normalized them (PII;
+/// gone once purged).
 fn candidate(order: &Order) -> (String, String) {
-    let Some(c) = order.ats_payload.as_ref().map(|p| &p["candidate"]) else {
+    let Some(c) = order.intake.as_ref().map(|i| &i.candidate) else {
         return ("(purged)".into(), String::new());
     };
-    let name = format!(
-        "{} {}",
-        c["first_name"].as_str().unwrap_or_default(),
-        c["last_name"].as_str().unwrap_or_default()
-    );
-    (
-        name.trim().to_owned(),
-        c["email"].as_str().unwrap_or_default().to_owned(),
-    )
+    let name = format!("{} {}", c.first_name, c.last_name);
+    (name.trim().to_owned(), c.email.clone())
+}
+
+/// The job column: Greenhouse sends none.
+fn job_label(order: &Order) -> String {
+    if order.job_name.is_empty() {
+        "—".to_owned()
+    } else {
+        order.job_name.clone()
+    }
 }
 
 #[derive(Template)]
@@ -465,7 +471,7 @@ async fn orders(
                 candidate: name,
                 email,
                 package: o.package_name.clone(),
-                job: o.job_name.clone(),
+                job: job_label(o),
                 account: names
                     .get(o.account_id.as_str())
                     .cloned()
@@ -645,7 +651,16 @@ async fn order(State(state): State<AppState>, op: Operator, Path(id): Path<Strin
         .map(|a| a.name)
         .unwrap_or_default();
     let (name, email) = candidate(&order);
-    let mut extra = vec![("Application status (ATS)", order.application_status.clone())];
+    let mut extra = vec![("ATS", order.ats.label().to_owned())];
+    if !order.application_status.is_empty() {
+        extra.push(("Application status (ATS)", order.application_status.clone()));
+    }
+    if order.ats == screenhub_core::account::Ats::Greenhouse && order.intake.is_some() {
+        let doorbell = crate::connectors::greenhouse::patch_url(&order).unwrap_or_else(|| {
+            "none: Greenhouse sent no url, so it learns the result only by polling".into()
+        });
+        extra.push(("Greenhouse PATCH URL", doorbell));
+    }
     // The progress the vendor last reported means nothing once the order ended.
     if order.status == OrderStatus::InProgress {
         let label = order.progress_label.as_deref().unwrap_or("In progress");
@@ -674,7 +689,7 @@ async fn order(State(state): State<AppState>, op: Operator, Path(id): Path<Strin
             status: order.status.as_str(),
             outcome: order.outcome.map(|o| o.as_str()),
             package: order.package_name.clone(),
-            job: order.job_name.clone(),
+            job: job_label(&order),
             account,
             created: when(order.created_at),
             updated: when(order.updated_at),
@@ -898,6 +913,11 @@ async fn retry_delivery(
 struct AccountRow {
     id: String,
     name: String,
+    ats: &'static str,
+    /// When the ATS called (Greenhouse: its first call makes the account active).
+    ats_calls: Option<String>,
+    /// What the ATS reported or the hub refused lately (not tied to an order).
+    ats_news: Vec<String>,
     environment: &'static str,
     status: &'static str,
     reason: Option<String>,
@@ -914,7 +934,48 @@ struct Accounts {
     csrf: String,
     operator: String,
     rows: Vec<AccountRow>,
+    credential_alert: Option<String>,
     next_href: Option<String>,
+}
+
+/// The deployment's Greenhouse PATCH credential was refused, and no PATCH
+/// has gone through since: say so on every overview.
+async fn credential_alert(state: &AppState) -> Result<Option<String>, PageError> {
+    let problem = state
+        .store
+        .get_setting(crate::connectors::greenhouse::CREDENTIAL_PROBLEM_SETTING)
+        .await?;
+    Ok(problem.and_then(|p| {
+        let since = p["since"].as_str()?;
+        Some(format!("{} (since {since})", p["message"].as_str()?))
+    }))
+}
+
+/// The last few things an account's ATS reported, or that the hub refused
+/// it, outside any order (Greenhouse shows nobody its errors).
+async fn ats_news(state: &AppState, account: &Account) -> Result<Vec<String>, PageError> {
+    if account.ats == screenhub_core::account::Ats::Ashby {
+        return Ok(vec![]);
+    }
+    let events = state.store.account_events(&account.id, 50).await?;
+    Ok(events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.event_type,
+                EventType::AtsResponseError | EventType::AtsRequestRefused
+            )
+        })
+        .take(3)
+        .map(|e| {
+            format!(
+                "{} {}: {}",
+                when(e.created_at),
+                e.event_type.as_str(),
+                event_detail(&e.data)
+            )
+        })
+        .collect())
 }
 
 #[derive(Deserialize, Default)]
@@ -937,12 +998,27 @@ async fn accounts(
         .list_accounts(after.as_ref(), PAGE_SIZE + 1)
         .await?;
     let more = list.len() > PAGE_SIZE as usize;
+    let mut news = Vec::new();
+    for a in list.iter().take(PAGE_SIZE as usize) {
+        news.push(ats_news(&state, a).await?);
+    }
     let rows: Vec<AccountRow> = list
         .iter()
         .take(PAGE_SIZE as usize)
-        .map(|a| AccountRow {
+        .zip(news)
+        .map(|(a, ats_news)| AccountRow {
             id: a.id.to_string(),
             name: a.name.clone(),
+            ats: a.ats.label(),
+            ats_calls: (a.ats != screenhub_core::account::Ats::Ashby).then(|| {
+                match (a.first_ats_call_at, a.last_ats_call_at) {
+                    (Some(first), Some(last)) => {
+                        format!("first call {}, last {}", when(first), when(last))
+                    }
+                    _ => format!("{} has not called yet", a.ats.label()),
+                }
+            }),
+            ats_news,
             environment: a.environment.as_str(),
             status: a.status().as_str(),
             reason: a.status_reason.clone(),
@@ -965,6 +1041,7 @@ async fn accounts(
             csrf: op.session.csrf_token.clone(),
             operator: op.session.api_key_name.clone(),
             rows,
+            credential_alert: credential_alert(&state).await?,
             next_href,
         },
     ))

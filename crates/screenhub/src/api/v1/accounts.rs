@@ -36,8 +36,10 @@ pub struct CreateAccount {
     pub ats: Ats,
     #[serde(default)]
     pub environment: Environment,
-    /// Ashby's public API base URL; defaults to Ashby's. Point it at
-    /// `screenhub sim ashby` to test.
+    /// Ashby only: Ashby's public API base URL; defaults to Ashby's (the
+    /// `ashby_api_base_url` setting). Point it at `screenhub sim ashby` to
+    /// test. Greenhouse has no per-account API: its doorbell goes to the URL
+    /// each `send_test` names.
     pub ats_api_base_url: Option<String>,
 }
 
@@ -59,12 +61,9 @@ pub struct RotateToken {
     pub grace_period_seconds: Option<u64>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AtsCredentials {
-    /// The Ashby API key the employer's admin created for this integration.
-    pub api_key: String,
-}
+/// What `PUT /v1/accounts/{id}/ats-credentials` takes; which fields apply
+/// depends on the account's ATS.
+pub type AtsCredentials = crate::connectors::CredentialsInput;
 
 pub fn validate_name(name: &str) -> Result<String, ApiError> {
     let name = name.trim();
@@ -82,9 +81,16 @@ impl CreateAccount {
         policy: &OutboundPolicy,
     ) -> Result<NewAccount, ApiError> {
         let name = validate_name(&self.name)?;
-        let base = self
-            .ats_api_base_url
-            .unwrap_or_else(|| default_base_url.to_owned());
+        if self.ats != Ats::Ashby && self.ats_api_base_url.is_some() {
+            return Err(ApiError::validation(format!(
+                "ats_api_base_url applies to Ashby accounts only; a {} account has none",
+                self.ats.label()
+            )));
+        }
+        let base = self.ats_api_base_url.unwrap_or_else(|| match self.ats {
+            Ats::Ashby => default_base_url.to_owned(),
+            other => other.default_api_base_url().to_owned(),
+        });
         let base = screenhub_core::order::validate_http_url(&base)
             .map_err(|e| ApiError::validation(format!("ats_api_base_url {e}")))?
             .as_str()
@@ -119,7 +125,19 @@ impl RotateToken {
 }
 
 fn view(state: &AppState, account: &screenhub_store::Account) -> AccountView {
-    AccountView::new(account, state.ats_partner_base_url())
+    AccountView::new(account, state.partner_base_url(account.ats))
+}
+
+/// An External Trigger Token the account's ATS will store (Greenhouse keeps
+/// keys of at most 170 characters).
+fn check_token_fits(account: &screenhub_store::Account, token: &str) -> ApiResult<()> {
+    match crate::connectors::connector(account.ats).max_token_len() {
+        Some(max) if token.chars().count() > max => Err(ApiError::internal(format!(
+            "the minted token is longer than {} accepts ({max} characters)",
+            account.ats.label()
+        ))),
+        _ => Ok(()),
+    }
 }
 
 async fn find(state: &AppState, raw: &str) -> ApiResult<screenhub_store::Account> {
@@ -141,7 +159,8 @@ async fn create_account(
 ) -> ApiResult<(StatusCode, Json<AccountWithToken>)> {
     let new = body.validate(&state.config.ashby_api_base_url, &state.policy)?;
     let (account, token) = state.store.create_account(new, state.now()).await?;
-    tracing::info!(account_id = %account.id, "account created");
+    check_token_fits(&account, &token)?;
+    tracing::info!(account_id = %account.id, ats = %account.ats, "account created");
     ops::audit(
         &state,
         &key.actor(),
@@ -244,6 +263,7 @@ async fn rotate_token(
         .store
         .rotate_account_token(&account.id, until, now)
         .await?;
+    check_token_fits(&account, &token)?;
     tracing::info!(account_id = %account.id, "external trigger token rotated");
     ops::audit(
         &state,
@@ -259,9 +279,13 @@ async fn rotate_token(
     }))
 }
 
-/// Verify the employer's Ashby API key live (`apiKey.info`) and store it; the account becomes `active`.
+/// Store the account's ATS credentials. Ashby: `{"api_key"}`, verified live
+/// (`apiKey.info`); the account becomes `active`. Greenhouse:
+/// `{"patch_username", "patch_password"}`, this account's own credential for
+/// the "Mark Test as Completed" PATCH, overriding the deployment's (both
+/// empty: use the deployment's again).
 #[utoipa::path(put, path = "/v1/accounts/{id}/ats-credentials", tag = "accounts", params(("id" = String, Path)), request_body = AtsCredentials,
-    responses((status = 200, body = AccountView), (status = 422, description = "Ashby rejected the key, or it lacks a permission", body = crate::error::ErrorBody),
+    responses((status = 200, body = AccountView), (status = 422, description = "Ashby rejected the key, or it lacks a permission; or fields that do not apply to the account's ATS", body = crate::error::ErrorBody),
         (status = 502, description = "Ashby could not be reached", body = crate::error::ErrorBody)))]
 async fn set_ats_credentials(
     State(state): State<AppState>,
@@ -270,7 +294,9 @@ async fn set_ats_credentials(
     ApiJson(body): ApiJson<AtsCredentials>,
 ) -> ApiResult<Json<AccountView>> {
     let account = find(&state, &id).await?;
-    let account = ops::connect_ats_key(&state, &account.id, &body.api_key).await?;
+    let account = crate::connectors::connector(account.ats)
+        .set_credentials(&state, &account, &body)
+        .await?;
     ops::audit(
         &state,
         &key.actor(),

@@ -58,6 +58,9 @@ pub struct VendorConfig {
 #[derive(Debug, Clone, Serialize)]
 pub struct VendorOrder {
     pub id: String,
+    /// The ATS the order came from (`ashby`, `greenhouse`): the vendor reads
+    /// every order the same way, whatever the ATS.
+    pub ats: String,
     pub candidate_name: String,
     pub package_id: String,
     pub package_name: String,
@@ -203,12 +206,15 @@ impl ReferenceVendor {
         };
         let package_id = order["package_id"].as_str().unwrap_or_default().to_owned();
         let email = order["candidate"]["email"].as_str().unwrap_or_default();
+        // The candidate in the hub's one shape: the name they go by, if the ATS knows it.
+        let candidate = &order["candidate"];
         let candidate_name = format!(
             "{} {}",
-            order["candidate"]["first_name"]
+            candidate["preferred_name"]
                 .as_str()
+                .or(candidate["first_name"].as_str())
                 .unwrap_or_default(),
-            order["candidate"]["last_name"].as_str().unwrap_or_default()
+            candidate["last_name"].as_str().unwrap_or_default()
         );
         {
             let mut state = self.state();
@@ -225,6 +231,7 @@ impl ReferenceVendor {
                 id.clone(),
                 VendorOrder {
                     id: id.clone(),
+                    ats: order["ats"].as_str().unwrap_or_default().to_owned(),
                     candidate_name,
                     package_name: order["package_name"]
                         .as_str()

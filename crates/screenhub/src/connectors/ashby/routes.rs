@@ -11,14 +11,12 @@ use axum::routing::post;
 use axum::{Json, Router};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use screenhub_ashby::partner::{
-    start_response, AssessmentType, CustomFieldsResponse, PartnerErrorBody,
-};
+use screenhub_ashby::partner::{start_response, CustomFieldsResponse, PartnerErrorBody};
 use screenhub_ashby::public::{codes, new_request_id, ErrorEnvelope, SuccessEnvelope};
 use screenhub_core::account::AccountStatus;
 use screenhub_store::Account;
 
-use crate::ops::{self, AtsAnswer, AtsFailure};
+use super::{AtsAnswer, AtsFailure};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -80,7 +78,13 @@ async fn authenticate(state: &AppState, parts: &Parts) -> Result<Account, Respon
             "No API key was sent. Paste the External Trigger Token from the vendor's setup page into the integration's API Key field.",
         ));
     };
-    match state.store.find_account_by_token(&token, state.now()).await {
+    // Another ATS's account token is no Ashby key.
+    let found = state
+        .store
+        .find_account_by_token(&token, state.now())
+        .await
+        .map(|a| a.filter(|a| a.ats == screenhub_core::account::Ats::Ashby));
+    match found {
         Ok(Some(account)) => Ok(account),
         Ok(None) => Err(refuse(
             "invalid_api_key",
@@ -141,14 +145,10 @@ async fn list(State(state): State<AppState>, parts: Parts) -> Response {
     }
     match state.store.list_packages().await {
         Ok(packages) => {
-            let types: Vec<AssessmentType> = packages
+            let types: Vec<_> = packages
                 .iter()
                 .filter(|p| p.offered_to(&account.id))
-                .map(|p| AssessmentType {
-                    assessment_type_id: p.ats_type_id,
-                    name: p.name.clone(),
-                    description: p.description.clone(),
-                })
+                .map(super::transformers::assessment_type)
                 .collect();
             Json(SuccessEnvelope::new(types)).into_response()
         }
@@ -161,7 +161,7 @@ async fn start(State(state): State<AppState>, parts: Parts, body: Bytes) -> Resp
         Ok(a) => a,
         Err(r) => return r,
     };
-    answer(ops::start_assessment(&state, &account, &body).await)
+    answer(super::start_assessment(&state, &account, &body).await)
 }
 
 /// Ashby documents only HTTP 200 for `assessment.cancel`: past authentication,
@@ -179,7 +179,7 @@ async fn cancel(
         Ok(body) => body,
         Err(e) => return envelope_error(StatusCode::OK, codes::INVALID_INPUT, &e.body_text()),
     };
-    match ops::cancel_from_ats(&state, &account, &body).await {
+    match super::cancel_from_ats(&state, &account, &body).await {
         Err(AtsFailure::Rejected(r)) => envelope_error(StatusCode::OK, r.code, &r.message),
         Err(AtsFailure::Internal(e)) => internal_answered_with(StatusCode::OK, e),
         answered => answer(answered),
@@ -194,7 +194,7 @@ async fn custom_fields(State(state): State<AppState>, parts: Parts) -> Response 
     if let Some(refusal) = refusal_if_disabled(&account) {
         return refusal;
     }
-    match super::v1_custom_fields(&state).await {
+    match crate::api::v1_custom_fields(&state).await {
         Ok(fields) => Json(CustomFieldsResponse::new(fields)).into_response(),
         Err(e) => internal(e),
     }
