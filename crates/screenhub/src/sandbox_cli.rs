@@ -18,6 +18,9 @@ use crate::sim::vendor::{OutcomePolicy, ReferenceVendor, Scenario, VendorConfig}
 pub enum SimCommand {
     /// A local Ashby: its public API, its partner-API driver, a recruiter's web page.
     Ashby(SimAshbyArgs),
+    /// A local Teamtailor: activation, trigger form, the order webhook, the
+    /// Partner API with strict checks, and a recruiter's result cards.
+    Teamtailor(crate::sim::teamtailor::cli::SimTeamtailorArgs),
     /// The reference vendor: an example integration with the vendor API.
     Vendor(SimVendorArgs),
 }
@@ -201,6 +204,7 @@ pub async fn run_sim(command: SimCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        SimCommand::Teamtailor(args) => crate::sim::teamtailor::cli::run(args).await,
         SimCommand::Vendor(args) => {
             let listener = tokio::net::TcpListener::bind(args.listen)
                 .await

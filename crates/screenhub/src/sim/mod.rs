@@ -2,6 +2,7 @@
 //! vendor that integrates with the vendor API.
 
 pub mod ashby;
+pub mod teamtailor;
 pub mod vendor;
 
 use axum::http::{header, StatusCode};
