@@ -10,6 +10,7 @@ mod metrics;
 mod openapi;
 mod partner_api;
 mod security;
+mod sim_teamtailor_ui;
 mod sim_ui;
 mod ui;
 mod vendor_api;
