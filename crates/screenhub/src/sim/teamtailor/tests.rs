@@ -838,6 +838,21 @@ async fn faults_lose_replies_spoil_signatures_and_fail_writes() {
             ..Faults::default()
         })
         .is_err());
+
+    // A stale signature: right secret, `t` ten minutes old.
+    w.sim
+        .set_faults(Faults {
+            stale_signatures: 1,
+            ..Faults::default()
+        })
+        .unwrap();
+    let card = w.order().await;
+    let hook = w.partner.received("webhook").pop().unwrap();
+    let sig = &hook.headers["teamtailor-signature"];
+    let t: i64 = sig[2..sig.find(',').unwrap()].parse().unwrap();
+    assert!(now_ms() / 1000 - t >= 600, "{sig}");
+    let event_id = card.event["partner-event"]["id"].as_str().unwrap();
+    assert_eq!(sig, &signature_header(SECRET, t, event_id));
 }
 
 // ---------- control API ----------
