@@ -21,6 +21,9 @@ pub enum SimCommand {
     /// A local Greenhouse: calls a partner's assessment endpoints, checks every
     /// answer, serves the PATCH endpoint, and shows a recruiter's pages.
     Greenhouse(crate::sim::greenhouse::cli::SimGreenhouseArgs),
+    /// A local Teamtailor: activation, trigger form, the order webhook, the
+    /// Partner API with strict checks, and a recruiter's result cards.
+    Teamtailor(crate::sim::teamtailor::cli::SimTeamtailorArgs),
     /// The reference vendor: an example integration with the vendor API.
     Vendor(SimVendorArgs),
 }
@@ -210,6 +213,7 @@ pub async fn run_sim(command: SimCommand) -> anyhow::Result<()> {
             Ok(())
         }
         SimCommand::Greenhouse(args) => crate::sim::greenhouse::cli::run(args).await,
+        SimCommand::Teamtailor(args) => crate::sim::teamtailor::cli::run(args).await,
         SimCommand::Vendor(args) => {
             let listener = tokio::net::TcpListener::bind(args.listen)
                 .await

@@ -13,6 +13,7 @@ mod openapi;
 mod partner_api;
 mod security;
 mod sim_greenhouse_ui;
+mod sim_teamtailor_ui;
 mod sim_ui;
 mod ui;
 mod upgrade;

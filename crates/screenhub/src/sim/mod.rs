@@ -1,8 +1,9 @@
-//! Simulators: a local Ashby and a local Greenhouse for tests, demos and the
+//! Simulators: a local Ashby, Greenhouse and Teamtailor for tests, demos and the
 //! sandbox, and a reference vendor that integrates with the vendor API.
 
 pub mod ashby;
 pub mod greenhouse;
+pub mod teamtailor;
 pub mod vendor;
 
 use axum::http::{header, StatusCode};
