@@ -317,11 +317,15 @@ impl Hub {
         let limits = crate::edge::EdgeLimits::from_config(&state.config);
         let metrics_listener = match state.config.metrics_listen.as_str() {
             "" => None,
-            address => Some(
-                TcpListener::bind(address)
-                    .await
-                    .with_context(|| format!("metrics_listen: listening on {address}"))?,
-            ),
+            address => {
+                // Checked when the configuration was loaded.
+                let addr = crate::config::parse_listen(address).map_err(anyhow::Error::msg)?;
+                Some(
+                    TcpListener::bind(addr)
+                        .await
+                        .with_context(|| format!("metrics_listen: listening on {address}"))?,
+                )
+            }
         };
         let metrics_addr = match &metrics_listener {
             Some(l) => Some(l.local_addr()?),

@@ -320,9 +320,9 @@ impl Config {
             "header_read_timeout_ms and idle_timeout_ms must be at least 100"
         );
         if !self.metrics_listen.is_empty() {
-            self.metrics_listen.parse::<SocketAddr>().map_err(|_| {
+            parse_listen(&self.metrics_listen).map_err(|_| {
                 anyhow::anyhow!(
-                    "metrics_listen must be an address and port such as 127.0.0.1:9090 (got `{}`)",
+                    "metrics_listen must be an address and port such as 127.0.0.1:9090 or localhost:9090 (got `{}`)",
                     self.metrics_listen
                 )
             })?;
@@ -490,7 +490,10 @@ mod tests {
             let err = Config::load(None, &Overrides::default())
                 .unwrap_err()
                 .to_string();
-            assert!(err.contains("metrics_listen"), "{err}");
+            assert!(err.contains("SCREENHUB_METRICS_LISTEN"), "{err}");
+            jail.set_env("SCREENHUB_METRICS_LISTEN", "localhost:9090");
+            let c = Config::load(None, &Overrides::default()).unwrap();
+            assert_eq!(c.metrics_listen, "localhost:9090");
             Ok(())
         });
     }
