@@ -236,6 +236,15 @@ async fn a_greenhouse_test_goes_from_send_to_a_frozen_score() {
     let rows = metadata(&frozen);
     assert_eq!(rows["Result"], "Clear");
     assert_eq!(rows["Criminal (county)"], "Needs review (Name match)");
+    // In the order the recruiter reads them, as the protocol notes show.
+    let names: Vec<&str> = frozen["metadata"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row[0].as_str().unwrap())
+        .collect();
+    assert_eq!(names[..3], ["Result", "Identity", "Criminal (county)"]);
+    assert_eq!(names.last(), Some(&"Completed At"), "{names:?}");
     assert!(rows["Completed At"].as_str().unwrap().ends_with('Z'));
     let patches = w.sim.patches();
     assert_eq!(patches.len(), 1, "{patches:?}");

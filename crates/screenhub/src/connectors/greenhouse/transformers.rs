@@ -2,6 +2,7 @@
 //! `null` for empty properties) and its conversions to and from the hub's
 //! canonical shapes. Pure: no I/O. See `greenhouse/PARTNER_API.md`.
 
+use indexmap::IndexMap;
 use screenhub_core::clock::{rfc3339, Millis};
 use screenhub_core::intake::{Candidate, Intake};
 use screenhub_core::order::{OrderStatus, Outcome};
@@ -298,9 +299,14 @@ pub struct TestStatus {
     pub partner_profile_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub partner_score: Option<Number>,
+    /// Rows in the order a recruiter reads them: `Result` first, one per
+    /// screening, then `Completed At`, as the protocol notes show.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<Map<String, Value>>,
+    pub metadata: Option<Metadata>,
 }
+
+/// The first row of a name wins: a screening cannot hide `Result`.
+pub type Metadata = IndexMap<String, Value>;
 
 fn outcome_label(outcome: Outcome) -> &'static str {
     match outcome {
@@ -322,7 +328,7 @@ pub fn test_status(order: &Order, status_page_url: impl FnOnce() -> String) -> T
     };
     let ended_at = order.terminal_at.unwrap_or(order.updated_at);
     let ended_without_result = |label: &str, reason: &str| {
-        let mut metadata = Map::new();
+        let mut metadata = Metadata::new();
         metadata.insert("Result".into(), json!(label));
         metadata.insert("Reason".into(), json!(reason));
         metadata.insert("Ended At".into(), json!(rfc3339(ended_at)));
@@ -351,19 +357,21 @@ pub fn test_status(order: &Order, status_page_url: impl FnOnce() -> String) -> T
             // A completed order always has its result; if not, say so rather than guess.
             None => ended_without_result("Could not be completed", "The result is missing"),
             Some(result) => {
-                let mut metadata = Map::new();
+                let mut metadata = Metadata::new();
                 metadata.insert("Result".into(), json!(outcome_label(result.outcome)));
                 for s in &result.screenings {
                     let value = match &s.detail {
                         Some(d) => format!("{} ({d})", outcome_label(s.outcome)),
                         None => outcome_label(s.outcome).to_owned(),
                     };
-                    metadata.insert(s.name.clone(), json!(value));
+                    metadata.entry(s.name.clone()).or_insert(json!(value));
                 }
                 if let Some(summary) = &result.summary {
-                    metadata.insert("Summary".into(), json!(summary));
+                    metadata.entry("Summary".into()).or_insert(json!(summary));
                 }
-                metadata.insert("Completed At".into(), json!(rfc3339(result.completed_at)));
+                metadata
+                    .entry("Completed At".into())
+                    .or_insert(json!(rfc3339(result.completed_at)));
                 TestStatus {
                     partner_status: "complete".into(),
                     partner_profile_url: Some(result.report_url.clone()),
