@@ -176,7 +176,18 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let bare_dir = tmp.path().join("bare");
     std::fs::create_dir_all(&bare_dir)?;
     let hub_dir_text = hub_dir.display().to_string();
-    let database_url = args.database_url.clone().unwrap_or_default();
+    let database_url = match &args.database_url {
+        // A database of its own: the hub's master key is new in every run.
+        Some(server) => screenhub_store::testing::fresh_postgres_database(server)
+            .await
+            .with_context(|| {
+                format!(
+                    "creating this run's database on --database-url {}",
+                    crate::app::redact(server)
+                )
+            })?,
+        None => String::new(),
+    };
     let mut hub_env = vec![
         ("SCREENHUB_DATA_DIR", hub_dir_text.as_str()),
         ("SCREENHUB_OUTBOUND_ALLOW", "127.0.0.0/8"),
@@ -313,11 +324,28 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         }
     };
     drop((hub, bare));
+    if let Some(server) = &args.database_url {
+        drop_postgres_database(server, &database_url).await?;
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_report(&report);
     }
+    Ok(())
+}
+
+/// Drop the run's own database (see [`run`]).
+async fn drop_postgres_database(server: &str, run_url: &str) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let name = url::Url::parse(run_url)?
+        .path()
+        .trim_start_matches('/')
+        .to_owned();
+    let mut server = sqlx::PgConnection::connect(server).await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut server)
+        .await?;
     Ok(())
 }
 
