@@ -48,6 +48,9 @@ enum Command {
     Demo(crate::sandbox_cli::DemoArgs),
     /// Load-test a hub (in-process by default) through Ashby's start and the vendor API.
     Bench(crate::bench::BenchArgs),
+    /// The bare baseline of `bench --external`, as a process of its own.
+    #[command(hide = true)]
+    BenchBaselineServe(crate::bench::BaselineServeArgs),
 }
 
 #[derive(Args, Default)]
@@ -481,6 +484,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench(args) => crate::bench::run(args).await,
+        Command::BenchBaselineServe(args) => crate::bench::serve_baseline(args).await,
         Command::Openapi => {
             println!("{}", crate::api::openapi().to_pretty_json()?);
             Ok(())

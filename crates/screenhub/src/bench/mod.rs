@@ -6,6 +6,8 @@
 
 mod baseline;
 mod drain;
+mod external;
+pub use external::{serve_baseline, BaselineServeArgs};
 mod peers;
 mod test_status;
 
@@ -72,6 +74,22 @@ pub struct BenchArgs {
     /// through `send_test`, then read their status round-robin.
     #[arg(long, value_name = "ORDERS", conflicts_with_all = ["drain", "status", "result"])]
     pub test_status: Option<u64>,
+    /// Run the hub (`screenhub serve --api`) and the bare baseline as two
+    /// separate processes of this binary and load both from this one, in
+    /// alternating rounds: prints both and the ratio (SQLite, or PostgreSQL
+    /// with --database-url).
+    #[arg(long, conflicts_with_all = ["target", "drain", "baseline", "status", "result", "rate"])]
+    pub external: bool,
+    /// Rounds of each with --external.
+    #[arg(long, default_value_t = 3, requires = "external")]
+    pub rounds: usize,
+    /// With --external: run both processes under callgrind (profiles go in
+    /// DIR) and report instructions per start instead of throughput.
+    #[arg(long, value_name = "DIR", requires = "external")]
+    pub callgrind: Option<std::path::PathBuf>,
+    /// Starts sent to each process with --callgrind.
+    #[arg(long, default_value_t = 2000, requires = "callgrind")]
+    pub profile_requests: u64,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -140,6 +158,28 @@ fn start_body(run: &str, type_id: &str, n: u64) -> Vec<u8> {
         r#"{{"assessment_type_id":"{type_id}","candidate":{{"ashby_id":"cand-{app}","first_name":"Ada","last_name":"Lovelace","email":"{app}@candidates.example","ashby_profile_url":"https://app.ashbyhq.com/candidates/cand-{app}"}},"application":{{"ashby_id":"{app}","status":"Active"}},"job":{{"ashby_id":"job-bench","name":"Backend Engineer","req_id":"REQ-1","ashby_job_url":"https://app.ashbyhq.com/jobs/job-bench","hiringTeam":[{{"userId":"u1","firstName":"Ana","lastName":"Lee","email":"ana@employer.example","role":"Recruiter"}}]}},"additional_fields":{{}}}}"#
     )
     .into_bytes()
+}
+
+/// `n` → Ashby's `assessment.start` for application `n`, to the hub or the
+/// bare baseline at `base_url`: the same requests for both.
+fn start_request(
+    http: reqwest::Client,
+    base_url: &str,
+    run: &str,
+    credentials: &baseline::Credentials,
+) -> impl Fn(u64) -> reqwest::RequestBuilder + Send + Sync + 'static {
+    let url = format!("{base_url}/ats/ashby/assessment.start");
+    let (run, token, type_id) = (
+        run.to_owned(),
+        credentials.token.clone(),
+        credentials.type_id.to_string(),
+    );
+    move |n| {
+        http.post(&url)
+            .basic_auth(&token, Some(""))
+            .header("content-type", "application/json")
+            .body(start_body(&run, &type_id, n))
+    }
 }
 
 /// Phases shared by the load loop and the reporters.
@@ -388,6 +428,98 @@ fn client(args: &BenchArgs) -> reqwest::Client {
         .expect("an HTTP client")
 }
 
+/// What a hub needs from its peers to take starts, once they are connected.
+struct Peers {
+    run_id: String,
+    /// The account's External Trigger Token and the package's assessment type.
+    credentials: baseline::Credentials,
+    endpoint_id: String,
+}
+
+/// Start the Ashby simulator and the vendor's webhook receiver, and connect
+/// them to the hub at `hub_url`: an account with Ashby credentials, a package
+/// offered to it, and a webhook endpoint for `order.created`.
+async fn connect_peers(
+    args: &BenchArgs,
+    http: &reqwest::Client,
+    hub_url: &str,
+    api_key: &str,
+    tracker: &Arc<Tracker>,
+) -> anyhow::Result<Peers> {
+    // Ashby (the simulator, with a fast assessment.update) and the vendor.
+    let sim = crate::sim::ashby::AshbySim::new(Default::default());
+    let ashby_key = sim.create_key(None, None).key;
+    let ashby_url = serve(peers::ashby_router(
+        tracker.clone(),
+        sim.clone(),
+        &ashby_key,
+    ))
+    .await?;
+    let run_id = ulid::Ulid::new().to_string().to_lowercase();
+    let account = vendor_call(
+        http,
+        reqwest::Method::POST,
+        format!("{hub_url}/v1/accounts"),
+        api_key,
+        json!({"name": format!("Bench {run_id}"), "ats": "ashby", "ats_api_base_url": ashby_url}),
+    )
+    .await?;
+    let account_id = account["id"].as_str().context("account id")?.to_owned();
+    let token = account["external_trigger_token"]
+        .as_str()
+        .context("token")?
+        .to_owned();
+    vendor_call(
+        http,
+        reqwest::Method::PUT,
+        format!("{hub_url}/v1/accounts/{account_id}/ats-credentials"),
+        api_key,
+        json!({"api_key": ashby_key}),
+    )
+    .await?;
+    let package = vendor_call(
+        http,
+        reqwest::Method::POST,
+        format!("{hub_url}/v1/packages"),
+        api_key,
+        json!({"id": format!("bench-{run_id}"), "kind": "background_check", "name": "Bench check", "account_ids": [account_id]}),
+    )
+    .await?;
+    let type_id = package["ats_type_id"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .context("package ats_type_id")?;
+    let act_on = spawn_vendor(
+        args,
+        http.clone(),
+        hub_url.to_owned(),
+        api_key.to_owned(),
+        tracker.clone(),
+    );
+    // The endpoint's secret is known only once it exists, so the receiver
+    // is bound first and its router installed right after.
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let receiver_url = format!("http://{}/webhooks", listener.local_addr()?);
+    let endpoint = vendor_call(
+        http,
+        reqwest::Method::POST,
+        format!("{hub_url}/v1/webhook-endpoints"),
+        api_key,
+        json!({"url": receiver_url, "events": ["order.created"]}),
+    )
+    .await?;
+    let endpoint_id = endpoint["id"].as_str().context("endpoint id")?.to_owned();
+    let secret = endpoint["secret"].as_str().context("endpoint secret")?;
+    let receiver = peers::vendor_router(tracker.clone(), secret, act_on)?;
+    tokio::spawn(async move { axum::serve(listener, receiver).await });
+
+    Ok(Peers {
+        run_id,
+        credentials: baseline::Credentials { token, type_id },
+        endpoint_id,
+    })
+}
+
 /// Run the bench and print its report.
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.concurrency == 0 || args.duration <= 0.0 || args.warmup < 0.0 {
@@ -401,6 +533,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if std::env::var_os("RUST_LOG").is_some() {
         crate::app::init_tracing(crate::config::LogFormat::Text);
     }
+    if args.external {
+        return external::run(&args).await;
+    }
     let mut baseline = Vec::new();
     if args.baseline {
         for (name, commit) in [
@@ -411,15 +546,21 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             ("baseline: group commit", baseline::Commit::Group),
         ] {
             let dir = tempfile::tempdir()?;
-            let url = serve(baseline::router(dir.path(), commit).await?).await?;
-            let http = client(&args);
-            let insert = format!("{url}/insert");
-            let body = start_body("baseline", "00000000-0000-0000-0000-000000000000", 0);
+            let postgres = args
+                .database_url
+                .as_deref()
+                .filter(|u| u.starts_with("postgres"));
+            let credentials = baseline::Credentials {
+                token: format!("bare_{}", ulid::Ulid::new()),
+                type_id: uuid::Uuid::new_v4(),
+            };
+            let router = baseline::router(dir.path(), postgres, commit, &credentials).await?;
+            let url = serve(router).await?;
             let report = drive(
                 &args,
                 name,
                 None,
-                move |_| http.post(&insert).body(body.clone()),
+                start_request(client(&args), &url, "baseline", &credentials),
                 |_| {},
             )
             .await;
@@ -488,87 +629,21 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         return Ok(());
     }
 
-    // Ashby (the simulator, with a fast assessment.update) and the vendor.
-    let sim = crate::sim::ashby::AshbySim::new(Default::default());
-    let ashby_key = sim.create_key(None, None).key;
-    let ashby_url = serve(peers::ashby_router(
-        tracker.clone(),
-        sim.clone(),
-        &ashby_key,
-    ))
-    .await?;
-    let run_id = ulid::Ulid::new().to_string().to_lowercase();
-    let account = vendor_call(
-        &http,
-        reqwest::Method::POST,
-        format!("{hub_url}/v1/accounts"),
-        &api_key,
-        json!({"name": format!("Bench {run_id}"), "ats": "ashby", "ats_api_base_url": ashby_url}),
-    )
-    .await?;
-    let account_id = account["id"].as_str().context("account id")?.to_owned();
-    let token = account["external_trigger_token"]
-        .as_str()
-        .context("token")?
-        .to_owned();
-    vendor_call(
-        &http,
-        reqwest::Method::PUT,
-        format!("{hub_url}/v1/accounts/{account_id}/ats-credentials"),
-        &api_key,
-        json!({"api_key": ashby_key}),
-    )
-    .await?;
-    let package = vendor_call(
-        &http,
-        reqwest::Method::POST,
-        format!("{hub_url}/v1/packages"),
-        &api_key,
-        json!({"id": format!("bench-{run_id}"), "kind": "background_check", "name": "Bench check", "account_ids": [account_id]}),
-    )
-    .await?;
-    let type_id = package["ats_type_id"]
-        .as_str()
-        .context("package ats_type_id")?
-        .to_owned();
-    let act_on = spawn_vendor(
-        &args,
-        http.clone(),
-        hub_url.clone(),
-        api_key.clone(),
-        tracker.clone(),
-    );
-    // The endpoint's secret is known only once it exists, so the receiver
-    // is bound first and its router installed right after.
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let receiver_url = format!("http://{}/webhooks", listener.local_addr()?);
-    let endpoint = vendor_call(
-        &http,
-        reqwest::Method::POST,
-        format!("{hub_url}/v1/webhook-endpoints"),
-        &api_key,
-        json!({"url": receiver_url, "events": ["order.created"]}),
-    )
-    .await?;
-    let endpoint_id = endpoint["id"].as_str().context("endpoint id")?.to_owned();
-    let secret = endpoint["secret"].as_str().context("endpoint secret")?;
-    let receiver = peers::vendor_router(tracker.clone(), secret, act_on)?;
-    tokio::spawn(async move { axum::serve(listener, receiver).await });
+    let Peers {
+        run_id,
+        credentials,
+        endpoint_id,
+    } = connect_peers(&args, &http, &hub_url, &api_key, &tracker).await?;
 
-    let start_url = format!("{hub_url}/ats/ashby/assessment.start");
     if let (Some(count), Some(in_process)) = (args.drain, hub.as_ref()) {
-        let (http, url, run) = (client(&args), start_url.clone(), run_id.clone());
+        let request = start_request(client(&args), &hub_url, &run_id, &credentials);
         let report = drain::run(
             &in_process.state,
             &tracker,
             count,
             args.concurrency,
             move |n| {
-                let request = http
-                    .post(&url)
-                    .basic_auth(&token, Some(""))
-                    .header("content-type", "application/json")
-                    .body(start_body(&run, &type_id, n));
+                let request = request(n);
                 async move {
                     let response = request.send().await?;
                     anyhow::ensure!(
@@ -589,9 +664,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let load_http = client(&args);
     let load_tracker = tracker.clone();
-    let body_run = run_id.clone();
     let counted = Arc::new((AtomicU64::new(0), AtomicU64::new(0)));
     let window_counts = counted.clone();
     let window_tracker = tracker.clone();
@@ -622,13 +695,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         &args,
         "screenhub",
         Some(&tracker),
-        move |n| {
-            load_http
-                .post(&start_url)
-                .basic_auth(&token, Some(""))
-                .header("content-type", "application/json")
-                .body(start_body(&body_run, &type_id, n))
-        },
+        start_request(client(&args), &hub_url, &run_id, &credentials),
         move |n| load_tracker.starts.insert(n, load_tracker.micros()),
     )
     .await;
