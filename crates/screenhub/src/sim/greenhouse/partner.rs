@@ -424,6 +424,29 @@ impl GreenhouseSim {
     ) -> Result<Interview, SimError> {
         let (partner, org, id) = self.new_interview(candidate_id, options)?;
         let interview = self.interview(id).ok_or(SimError::UnknownInterview(id))?;
+        self.send(partner, org, interview).await
+    }
+
+    /// The recruiter clicks *Send Test* again for the same take-home test
+    /// (after "Could not reach the partner", or just twice): the same body,
+    /// the same `url`, so the partner must answer the same
+    /// `partner_interview_id`.
+    pub async fn resend_test(&self, take_home_test_id: u64) -> Result<Interview, SimError> {
+        let interview = self
+            .interview(take_home_test_id)
+            .ok_or(SimError::UnknownInterview(take_home_test_id))?;
+        let (partner, org) = self.partner_and_org(&interview.org_id)?;
+        self.send(partner, org, interview).await
+    }
+
+    /// One `send_test` for a take-home test, with the faults' lost replies.
+    async fn send(
+        &self,
+        partner: PartnerSettings,
+        org: Org,
+        interview: Interview,
+    ) -> Result<Interview, SimError> {
+        let id = interview.take_home_test_id;
         let url = endpoint(&partner, wire::SEND_TEST);
         let mut lost_ids: Vec<String> = Vec::new();
         let mut late = Vec::new();
@@ -509,7 +532,13 @@ impl GreenhouseSim {
                 i.sends += 1;
                 match pid {
                     Some(pid) => {
-                        for earlier in lost_ids.iter().filter(|e| **e != pid) {
+                        let earlier_answer = i.partner_interview_id.iter().cloned();
+                        for earlier in lost_ids
+                            .iter()
+                            .cloned()
+                            .chain(earlier_answer)
+                            .filter(|e| *e != pid)
+                        {
                             i.warnings.push(format!(
                                 "send_test sent again with the same url answered partner_interview_id {pid}, not {earlier}: the partner does not dedupe on url"
                             ));
@@ -520,6 +549,7 @@ impl GreenhouseSim {
                             ));
                         }
                         i.partner_interview_id = Some(pid);
+                        i.send_error = None;
                     }
                     None => {
                         i.send_error = Some(match &exchange.transport {
