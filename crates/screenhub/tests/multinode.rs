@@ -31,6 +31,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use futures::StreamExt;
 use screenhub::sim::ashby::{AshbySim, SimAssessment, StartOptions, UpdateSource};
+use screenhub::sim::greenhouse::{
+    GreenhouseSim, NewCandidate, NewOrg, PartnerSettings, SendOptions,
+    SimConfig as GreenhouseConfig,
+};
 use screenhub_core::delivery::{DeliveryState, DeliveryTarget};
 use screenhub_store::{Cipher, DeliveryFilter, MasterKey, OrderFilter, Store};
 use serde_json::{json, Value};
@@ -741,6 +745,141 @@ async fn one_node_on_sqlite_survives_a_kill() {
 const GH_PATCH_USER: &str = "multinode-partner";
 const GH_PATCH_PASSWORD: &str = "multinode-secret";
 
+/// Greenhouse on loopback, its partner settings pointing at the cluster, and
+/// one org on a Greenhouse account with its stage set to the basic check.
+struct Greenhouse {
+    sim: GreenhouseSim,
+    org_id: String,
+}
+
+impl World {
+    async fn greenhouse(&self) -> Greenhouse {
+        let sim = GreenhouseSim::with_seed(
+            GreenhouseConfig {
+                clock_speed: 0.0,
+                ..Default::default()
+            },
+            9,
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        tokio::spawn(screenhub::sim::greenhouse::serve(listener, sim.clone()));
+        let mut partner = PartnerSettings::new(
+            format!("{}/ats/greenhouse", self.cluster.url()),
+            GH_PATCH_USER.into(),
+            GH_PATCH_PASSWORD.into(),
+        );
+        // Greenhouse reads test_status once right after a PATCH; if that read
+        // hits the node being killed, only its hourly poll finds the result.
+        partner.poll_in_patch_mode = true;
+        sim.set_partner(partner).unwrap();
+        let account = self
+            .vendor(
+                reqwest::Method::POST,
+                "/v1/accounts",
+                json!({"name": "Globex", "ats": "greenhouse"}),
+            )
+            .await;
+        let org = sim
+            .create_org(NewOrg {
+                name: "Globex".into(),
+                key: account["external_trigger_token"].as_str().unwrap().into(),
+                job_name: None,
+            })
+            .unwrap();
+        sim.list_tests(&org.id).await.unwrap();
+        sim.set_stage(&org.id, "basic").await.unwrap();
+        Greenhouse {
+            sim,
+            org_id: org.id,
+        }
+    }
+
+    /// Wait until every take-home test is frozen and every doorbell rang,
+    /// moving Greenhouse's clock an hour on whenever the doorbells are all
+    /// done but a test is not (its read after the PATCH was lost at a kill).
+    /// Returns the simulated hours of polling.
+    async fn settle_greenhouse(&self, gh: &GreenhouseSim, tests: &[u64]) -> usize {
+        let deadline = Instant::now() + SETTLE;
+        let mut polled_hours = 0;
+        loop {
+            let frozen = tests
+                .iter()
+                .filter(|th| gh.interview(**th).is_some_and(|i| i.frozen.is_some()))
+                .count();
+            if frozen == tests.len() {
+                break;
+            }
+            if !doorbells_pending(self).await {
+                gh.advance_clock(3_600_000).await;
+                polled_hours += 1;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{frozen}/{} Greenhouse tests frozen\n{}",
+                tests.len(),
+                self.cluster.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // Every doorbell rings in the end, also those a poll overtook.
+        while doorbells_pending(self).await {
+            assert!(Instant::now() < deadline, "doorbells still pending");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        polled_hours
+    }
+
+    /// After `settle_greenhouse`: each sent test (take-home test id, the
+    /// order Greenhouse was told, the vendor's report) has exactly one order,
+    /// its status frozen `complete` with the vendor's result, one doorbell
+    /// that rang, and Greenhouse found nothing wrong. Returns the doorbells.
+    async fn check_greenhouse(&self, gh: &GreenhouseSim, sent: &[(u64, String, String)]) -> usize {
+        for (th, _, report_url) in sent {
+            let interview = gh.interview(*th).unwrap();
+            let frozen = interview.frozen.unwrap();
+            assert_eq!(frozen.partner_status, "complete", "take-home test {th}");
+            assert_eq!(
+                frozen.partner_profile_url.as_deref(),
+                Some(report_url.as_str()),
+                "take-home test {th}"
+            );
+            assert!(interview.warnings.is_empty(), "{:?}", interview.warnings);
+        }
+        assert!(
+            gh.response_errors().is_empty(),
+            "{:?}",
+            gh.response_errors()
+        );
+        let orders: HashSet<String> = self
+            .all_orders()
+            .await
+            .into_iter()
+            .filter(|o| o.ats == screenhub_core::account::Ats::Greenhouse)
+            .map(|o| o.id.to_string())
+            .collect();
+        let told: HashSet<String> = sent.iter().map(|(_, id, _)| id.clone()).collect();
+        assert_eq!(told.len(), sent.len(), "a partner_interview_id given twice");
+        assert_eq!(
+            orders, told,
+            "one order per take-home test, the one Greenhouse was told"
+        );
+        let doorbells: Vec<_> = self
+            .deliveries(None)
+            .await
+            .into_iter()
+            .filter(|d| d.event_type == "greenhouse.mark_completed")
+            .collect();
+        assert_eq!(doorbells.len(), sent.len(), "one doorbell per order");
+        let unrung: Vec<_> = doorbells
+            .iter()
+            .filter(|d| d.state != DeliveryState::Succeeded)
+            .map(|d| (d.state, d.last_status, d.last_error.clone()))
+            .collect();
+        assert!(unrung.is_empty(), "doorbells that did not ring: {unrung:?}");
+        doorbells.len()
+    }
+}
+
 /// Greenhouse sends tests to `count` candidates through the cluster; the
 /// vendor completes them while a node is SIGKILLed halfway. Every test ends
 /// with a frozen `complete` in Greenhouse (the doorbell PATCH is a leased,
@@ -748,48 +887,16 @@ const GH_PATCH_PASSWORD: &str = "multinode-secret";
 /// no `response_error`, and PATCHes repeated only for attempts in flight at
 /// the kill.
 async fn greenhouse_scenario(nodes: usize, database_url: &str, count: usize) {
-    use screenhub::sim::greenhouse::{
-        GreenhouseSim, NewCandidate, NewOrg, PartnerSettings, SendOptions, SimConfig,
-    };
     let world = World::new(nodes, database_url).await;
-    let gh = GreenhouseSim::with_seed(
-        SimConfig {
-            clock_speed: 0.0,
-            ..Default::default()
-        },
-        9,
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    tokio::spawn(screenhub::sim::greenhouse::serve(listener, gh.clone()));
-    let mut partner = PartnerSettings::new(
-        format!("{}/ats/greenhouse", world.cluster.url()),
-        GH_PATCH_USER.into(),
-        GH_PATCH_PASSWORD.into(),
-    );
-    // Greenhouse reads test_status once right after a PATCH; if that read
-    // hits the node being killed, only its hourly poll finds the result.
-    partner.poll_in_patch_mode = true;
-    gh.set_partner(partner).unwrap();
-    let account = world
-        .vendor(
-            reqwest::Method::POST,
-            "/v1/accounts",
-            json!({"name": "Globex", "ats": "greenhouse"}),
-        )
-        .await;
-    let org = gh
-        .create_org(NewOrg {
-            name: "Globex".into(),
-            key: account["external_trigger_token"].as_str().unwrap().into(),
-            job_name: None,
-        })
-        .unwrap();
-    gh.list_tests(&org.id).await.unwrap();
-    gh.set_stage(&org.id, "basic").await.unwrap();
+    let gh = world.greenhouse().await;
     let mut sent = Vec::new();
     for _ in 0..count {
-        let candidate = gh.add_candidate(&org.id, NewCandidate::default()).unwrap();
+        let candidate = gh
+            .sim
+            .add_candidate(&gh.org_id, NewCandidate::default())
+            .unwrap();
         let interview = gh
+            .sim
             .send_test(candidate.id, SendOptions::default())
             .await
             .unwrap();
@@ -797,7 +904,11 @@ async fn greenhouse_scenario(nodes: usize, database_url: &str, count: usize) {
             .partner_interview_id
             .clone()
             .unwrap_or_else(|| panic!("send_test failed: {:?}", interview.send_error));
-        sent.push((id, interview.take_home_test_id));
+        sent.push((
+            interview.take_home_test_id,
+            id,
+            "https://vendor.example/reports/1".to_owned(),
+        ));
     }
     let world = &world;
     let sent = &sent;
@@ -805,71 +916,14 @@ async fn greenhouse_scenario(nodes: usize, database_url: &str, count: usize) {
         count,
         16,
         0.5,
-        |n| world.complete(&sent[n].0),
+        |n| world.complete(&sent[n].1),
         || world.cluster.kill_and_restart(nodes - 1),
     )
     .await;
-    let deadline = Instant::now() + SETTLE;
-    let mut polled_hours = 0;
-    loop {
-        let frozen = sent
-            .iter()
-            .filter(|(_, th)| gh.interview(*th).is_some_and(|i| i.frozen.is_some()))
-            .count();
-        if frozen == count {
-            break;
-        }
-        if !doorbells_pending(world).await {
-            // Every doorbell rang: what is left missed its read. An hour on.
-            gh.advance_clock(3_600_000).await;
-            polled_hours += 1;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{frozen}/{count} Greenhouse tests frozen\n{}",
-            world.cluster.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    // Every doorbell rings in the end, also those a poll overtook.
-    while doorbells_pending(world).await {
-        assert!(Instant::now() < deadline, "doorbells still pending");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    for (_, th) in sent {
-        let frozen = gh.interview(*th).unwrap().frozen.unwrap();
-        assert_eq!(frozen.partner_status, "complete");
-        assert_eq!(
-            frozen.partner_profile_url.as_deref(),
-            Some("https://vendor.example/reports/1")
-        );
-    }
-    assert!(
-        gh.response_errors().is_empty(),
-        "{:?}",
-        gh.response_errors()
-    );
-    let greenhouse_orders = world
-        .all_orders()
-        .await
-        .into_iter()
-        .filter(|o| o.ats == screenhub_core::account::Ats::Greenhouse)
-        .count();
-    assert_eq!(greenhouse_orders, count, "one order per take-home test");
-    let doorbells: Vec<_> = world
-        .deliveries(None)
-        .await
-        .into_iter()
-        .filter(|d| d.event_type == "greenhouse.mark_completed")
-        .collect();
-    assert_eq!(doorbells.len(), count, "one doorbell per order");
-    let unrung: Vec<_> = doorbells
-        .iter()
-        .filter(|d| d.state != DeliveryState::Succeeded)
-        .map(|d| (d.state, d.last_status, d.last_error.clone()))
-        .collect();
-    assert!(unrung.is_empty(), "doorbells that did not ring: {unrung:?}");
-    let patches = gh.patches();
+    let tests: Vec<u64> = sent.iter().map(|(th, _, _)| *th).collect();
+    let polled_hours = world.settle_greenhouse(&gh.sim, &tests).await;
+    world.check_greenhouse(&gh.sim, sent).await;
+    let patches = gh.sim.patches();
     let repeats = patches.len() - count;
     assert!(
         repeats <= DELIVERY_CONCURRENCY,
@@ -926,6 +980,13 @@ struct Load {
     accepted: Mutex<Vec<(usize, String)>>,
     /// Start requests sent again after no answer (a killed node).
     start_retries: AtomicUsize,
+    /// Every Greenhouse test sent: take-home test id, the
+    /// partner_interview_id Greenhouse was told, the vendor's report.
+    sent_tests: Mutex<Vec<(u64, String, String)>>,
+    /// `send_test`s clicked again after no answer (a killed node).
+    send_test_retries: AtomicUsize,
+    /// `send_test`s clicked again after an answer, answered the same id.
+    send_test_repeats: AtomicUsize,
     /// Vendor calls sent again after no answer (read first: sent only when
     /// the first one had not taken effect).
     vendor_retries: AtomicUsize,
@@ -1013,12 +1074,66 @@ impl World {
         panic!("{url} never got an answer");
     }
 
-    /// One application's life: Ashby starts it, the vendor reports progress
-    /// twice and then the result, reading the order back after each call.
+    /// One application's life: Ashby starts it, then `vendor_flow`.
     async fn crash_flow(&self, load: &Load, n: usize) {
         let (id, tries) = self.start_counting_tries(n).await;
         load.start_retries.fetch_add(tries - 1, Ordering::Relaxed);
         load.accepted.lock().unwrap().push((n, id.clone()));
+        self.vendor_flow(load, &id, n).await;
+    }
+
+    /// One Greenhouse test's life: the recruiter clicks Send Test, again
+    /// with the same `url` until some node answers, and once more after the
+    /// answer (which must name the same order); then `vendor_flow`.
+    async fn greenhouse_flow(&self, gh: &Greenhouse, load: &Load, n: usize) {
+        let candidate = gh
+            .sim
+            .add_candidate(&gh.org_id, NewCandidate::default())
+            .unwrap();
+        let mut interview = gh
+            .sim
+            .send_test(candidate.id, SendOptions::default())
+            .await
+            .unwrap();
+        let th = interview.take_home_test_id;
+        let mut answered = Vec::new();
+        for _ in 0..200 {
+            match interview.partner_interview_id.clone() {
+                Some(id) if answered.is_empty() => answered.push(id),
+                Some(id) if interview.send_error.is_none() => {
+                    assert_eq!(
+                        id, answered[0],
+                        "take-home test {th}: a repeat got another id"
+                    );
+                    answered.push(id);
+                    break;
+                }
+                _ => {
+                    let error = interview.send_error.clone().unwrap_or_default();
+                    assert!(
+                        error.starts_with("Could not reach the partner"),
+                        "send_test {n} refused: {error}"
+                    );
+                    load.send_test_retries.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+            interview = gh.sim.resend_test(th).await.unwrap();
+        }
+        assert_eq!(answered.len(), 2, "send_test {n} never got an answer");
+        load.send_test_repeats.fetch_add(1, Ordering::Relaxed);
+        let id = answered.swap_remove(0);
+        let report_url = format!("https://vendor.example/reports/{n}");
+        load.sent_tests
+            .lock()
+            .unwrap()
+            .push((th, id.clone(), report_url));
+        self.vendor_flow(load, &id, n).await;
+    }
+
+    /// The vendor reports progress twice and then the result, reading the
+    /// order back after each call.
+    async fn vendor_flow(&self, load: &Load, id: &str, n: usize) {
         let mut rank = 0;
         let mut check = |order: &Value, expected_status: &str, expected_label: Option<&str>| {
             let status = order["status"].as_str().unwrap_or_default();
@@ -1034,34 +1149,36 @@ impl World {
             }
             rank = rank.max(now);
         };
-        check(&self.read_order(&id).await, "pending", None);
+        check(&self.read_order(id).await, "pending", None);
         for step in STEPS {
             self.vendor_call(
                 load,
-                &id,
+                id,
                 reqwest::Method::POST,
                 "/status",
                 json!({"status": "in_progress", "label": step}),
                 |o| o["progress"]["label"] == step,
             )
             .await;
-            check(&self.read_order(&id).await, "in_progress", Some(step));
+            check(&self.read_order(id).await, "in_progress", Some(step));
         }
         self.vendor_call(
             load,
-            &id,
+            id,
             reqwest::Method::PUT,
             "/result",
             json!({"outcome": "pass", "report_url": format!("https://vendor.example/reports/{n}"), "summary": "Clear"}),
             |o| o["status"] == "completed",
         )
         .await;
-        check(&self.read_order(&id).await, "completed", None);
+        check(&self.read_order(id).await, "completed", None);
     }
 }
 
 /// Steady load (concurrent starts, progress and results) on one node, killed
 /// with SIGKILL at random moments and restarted on the same data each time.
+/// The clients alternate between Ashby's starts and Greenhouse's Send Test
+/// (whose result reaches Greenhouse by the PATCH doorbell and its read).
 async fn crash_harness(backend: &str, database_url: &str) {
     use rand::{Rng, SeedableRng};
     let kills: usize = env_number("SCREENHUB_TEST_CRASH_KILLS", 20);
@@ -1072,14 +1189,18 @@ async fn crash_harness(backend: &str, database_url: &str) {
     );
     let began = Instant::now();
     let world = World::new(1, database_url).await;
+    let gh = world.greenhouse().await;
     let load = Load::default();
     let stop = std::sync::atomic::AtomicBool::new(false);
     let next = AtomicUsize::new(0);
     let clients = futures::future::join_all((0..clients).map(|_| async {
         while !stop.load(Ordering::Relaxed) {
-            world
-                .crash_flow(&load, next.fetch_add(1, Ordering::Relaxed))
-                .await;
+            let n = next.fetch_add(1, Ordering::Relaxed);
+            if n.is_multiple_of(2) {
+                world.crash_flow(&load, n).await;
+            } else {
+                world.greenhouse_flow(&gh, &load, n).await;
+            }
         }
     }));
     let killer = async {
@@ -1119,8 +1240,18 @@ async fn crash_harness(backend: &str, database_url: &str) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
+    let sent_tests = load.sent_tests.lock().unwrap().clone();
+    let tests: Vec<u64> = sent_tests.iter().map(|(th, _, _)| *th).collect();
+    let polled_hours = world.settle_greenhouse(&gh.sim, &tests).await;
+    let doorbells = world.check_greenhouse(&gh.sim, &sent_tests).await;
+
     // Every accepted start has exactly one order, the one Ashby was told.
-    let orders = world.all_orders().await;
+    let orders: Vec<_> = world
+        .all_orders()
+        .await
+        .into_iter()
+        .filter(|o| o.ats == screenhub_core::account::Ats::Ashby)
+        .collect();
     let by_application: HashMap<String, usize> = orders.iter().fold(HashMap::new(), |mut m, o| {
         *m.entry(o.application_ats_id.clone()).or_default() += 1;
         m
@@ -1196,10 +1327,13 @@ async fn crash_harness(backend: &str, database_url: &str) {
     }
     assert_eq!(world.received.unverified.load(Ordering::Relaxed), 0);
     let webhook_duplicates = received.values().sum::<usize>() - received.len();
-    let ats_updates = deliveries.len() - vendor.len();
+    let ats_updates = deliveries.len() - vendor.len() - doorbells;
     eprintln!(
         "crash harness on {backend}: {kills} SIGKILLs survived in {:.0} s (load {:.0} s); \
-         {starts} starts accepted ({} resent after a lost connection), \
+         {starts} Ashby starts accepted ({} resent after a lost connection), \
+         {} Greenhouse tests sent ({} Send Test clicks again after a lost connection, \
+         {} repeat clicks answered the same id), each frozen complete with its result, \
+         {doorbells} doorbells rung, {polled_hours} simulated hour(s) of Greenhouse polling, \
          {} vendor updates accepted ({} answered only by reading back, {} resent), \
          {ats_updates} updates delivered to Ashby \
          ({ats_repeats} repeats after a kill, absorbed), {} webhooks delivered \
@@ -1207,6 +1341,9 @@ async fn crash_harness(backend: &str, database_url: &str) {
         began.elapsed().as_secs_f64(),
         loaded_in.as_secs_f64(),
         load.start_retries.load(Ordering::Relaxed),
+        sent_tests.len(),
+        load.send_test_retries.load(Ordering::Relaxed),
+        load.send_test_repeats.load(Ordering::Relaxed),
         load.vendor_accepted.load(Ordering::Relaxed)
             + load.vendor_confirmed_by_reading.load(Ordering::Relaxed),
         load.vendor_confirmed_by_reading.load(Ordering::Relaxed),
