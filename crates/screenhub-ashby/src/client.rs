@@ -2,7 +2,7 @@
 //! makes it SSRF-safe and sets its timeouts) and judges every answer, so the
 //! delivery worker only has to record the outcome and act on its class.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -27,12 +27,41 @@ pub const REQUIRED_PERMISSIONS: &str = "API Keys → Read, Candidates → Read a
 pub const EXCERPT_MAX_BYTES: usize = 1024;
 /// At most this much of a response body is read at all.
 const BODY_READ_LIMIT: usize = 64 * 1024;
+/// The key check tries once more after a transient failure, after Ashby's
+/// `Retry-After` or, without one, this pause.
+const KEY_CHECK_RETRY_PAUSE: Duration = Duration::from_millis(300);
+/// A `Retry-After` longer than this is not waited out: an admin is waiting
+/// for the answer, and is better told to try again later.
+const KEY_CHECK_RETRY_MAX_WAIT: Duration = Duration::from_secs(2);
+/// The key check's whole budget, both attempts and the pause, unless the hub
+/// sets its own ([`AshbyClient::with_key_check_budget`]).
+const KEY_CHECK_DEFAULT_BUDGET: Duration = Duration::from_secs(10);
 
 /// Cheap to clone: clones share the connection pool.
 #[derive(Debug, Clone)]
 pub struct AshbyClient {
     http: reqwest::Client,
     user_agent: String,
+    key_check_budget: Duration,
+}
+
+/// One `apiKey.info` attempt that failed, and whether another may succeed.
+struct KeyCheckFailure {
+    error: AshbyError,
+    /// A transient failure (408, 429, 5xx, a timeout, a lost connection).
+    retryable: bool,
+    /// Ashby's `Retry-After`, when it sent one.
+    retry_after: Option<Duration>,
+}
+
+impl From<AshbyError> for KeyCheckFailure {
+    fn from(error: AshbyError) -> Self {
+        Self {
+            error,
+            retryable: false,
+            retry_after: None,
+        }
+    }
 }
 
 /// How the delivery worker should treat one attempt.
@@ -142,52 +171,100 @@ impl AshbyClient {
         Self {
             http,
             user_agent: user_agent.into(),
+            key_check_budget: KEY_CHECK_DEFAULT_BUDGET,
         }
+    }
+
+    /// Bound the key check, retry included, to `budget` (the hub's outbound timeout).
+    pub fn with_key_check_budget(mut self, budget: Duration) -> Self {
+        self.key_check_budget = budget;
+        self
     }
 
     /// Check an Ashby API key with `apiKey.info`, which needs the key's
     /// `apiKeysRead` permission: a valid key without it is refused with 403
     /// `missing_endpoint_permission`. The answer lists no permissions, so the
     /// others the hub needs are not (and cannot be) checked here.
+    /// A transient failure (408, 429, 5xx, a timeout, a lost connection) is
+    /// tried once more, after Ashby's `Retry-After` (at most 2 s) or a short
+    /// pause, all within the key check's budget: the first attempt may use
+    /// half of it. A rejected key or a missing permission is answered at once.
     pub async fn api_key_info(
         &self,
         base_url: &str,
         api_key: &str,
     ) -> Result<ApiKeyInfo, AshbyError> {
-        let answer = match self.post(base_url, api_key, "apiKey.info", "{}").await {
-            Ok(answer) => answer,
-            Err(e) if e.timeout => return Err(AshbyError::Timeout),
-            Err(e) => return Err(AshbyError::Unreachable(e.message)),
+        let started = Instant::now();
+        let budget = self.key_check_budget;
+        let failure = match self.api_key_info_once(base_url, api_key, budget / 2).await {
+            Ok(info) => return Ok(info),
+            Err(failure) => failure,
+        };
+        let pause = failure.retry_after.unwrap_or(KEY_CHECK_RETRY_PAUSE);
+        let left = budget.saturating_sub(started.elapsed() + pause);
+        if !failure.retryable || pause > KEY_CHECK_RETRY_MAX_WAIT || left.is_zero() {
+            return Err(failure.error);
+        }
+        tokio::time::sleep(pause).await;
+        self.api_key_info_once(base_url, api_key, left)
+            .await
+            .map_err(|failure| failure.error)
+    }
+
+    /// One `apiKey.info` call, given up after `limit`.
+    async fn api_key_info_once(
+        &self,
+        base_url: &str,
+        api_key: &str,
+        limit: Duration,
+    ) -> Result<ApiKeyInfo, KeyCheckFailure> {
+        let transient = |error: AshbyError, retry_after: Option<Duration>| KeyCheckFailure {
+            error,
+            retryable: true,
+            retry_after,
+        };
+        let call = self.post(base_url, api_key, "apiKey.info", "{}");
+        let answer = match tokio::time::timeout(limit, call).await {
+            Err(_) => return Err(transient(AshbyError::Timeout, None)),
+            Ok(Ok(answer)) => answer,
+            Ok(Err(e)) if e.timeout => return Err(transient(AshbyError::Timeout, None)),
+            Ok(Err(e)) if e.invalid_request => {
+                return Err(AshbyError::Unreachable(e.message).into())
+            }
+            Ok(Err(e)) => return Err(transient(AshbyError::Unreachable(e.message), None)),
         };
         let missing_api_keys_read = || AshbyError::MissingPermission {
             permission: public::API_KEYS_READ.into(),
         };
         match answer.status {
-            401 => Err(AshbyError::KeyRejected { status: 401 }),
+            401 => Err(AshbyError::KeyRejected { status: 401 }.into()),
             403 if error_info(&answer.body)
                 .is_some_and(|i| i.code == codes::MISSING_ENDPOINT_PERMISSION) =>
             {
-                Err(missing_api_keys_read())
+                Err(missing_api_keys_read().into())
             }
-            403 => Err(AshbyError::KeyRejected { status: 403 }),
-            408 | 429 | 500..=599 => Err(AshbyError::Unreachable(format!(
-                "Ashby answered HTTP {}; try again in a few minutes",
-                answer.status
-            ))),
+            403 => Err(AshbyError::KeyRejected { status: 403 }.into()),
+            408 | 429 | 500..=599 => Err(transient(
+                AshbyError::Unreachable(format!(
+                    "Ashby answered HTTP {}; try again in a few minutes",
+                    answer.status
+                )),
+                retry_after(&answer.headers).map(|ms| Duration::from_millis(ms as u64)),
+            )),
             200..=299 => match parse_envelope::<ApiKeyInfo>(&answer.body) {
                 Ok(Envelope::Success { results, .. }) => Ok(results),
                 Ok(Envelope::Failure(info)) if info.code == codes::MISSING_ENDPOINT_PERMISSION => {
-                    Err(missing_api_keys_read())
+                    Err(missing_api_keys_read().into())
                 }
                 Ok(Envelope::Failure(info)) => Err(AshbyError::Unexpected(format!(
                     "Ashby refused the request ({info})"
-                ))),
-                Err(why) => Err(AshbyError::Unexpected(format!(
-                    "HTTP {} but {why}",
-                    answer.status
-                ))),
+                ))
+                .into()),
+                Err(why) => {
+                    Err(AshbyError::Unexpected(format!("HTTP {} but {why}", answer.status)).into())
+                }
             },
-            status => Err(AshbyError::Unexpected(format!("HTTP {status}"))),
+            status => Err(AshbyError::Unexpected(format!("HTTP {status}")).into()),
         }
     }
 
@@ -310,13 +387,17 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     current.to_string()
 }
 
-fn judge(answer: Answer) -> AttemptOutcome {
-    let status = answer.status;
-    let retry_after_ms = answer
-        .headers
+/// `Retry-After`, in milliseconds.
+fn retry_after(headers: &HeaderMap) -> Option<i64> {
+    headers
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| parse_retry_after(v, SystemClock.now_ms()));
+        .and_then(|v| parse_retry_after(v, SystemClock.now_ms()))
+}
+
+fn judge(answer: Answer) -> AttemptOutcome {
+    let status = answer.status;
+    let retry_after_ms = retry_after(&answer.headers);
     let partner_rate_limited = status == 429
         && answer
             .headers

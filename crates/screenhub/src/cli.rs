@@ -469,6 +469,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .map_err(|_| anyhow::anyhow!("`{account}` is not an account id (acct_…)"))?;
             let (url, expires_at) = crate::ops::create_connect_link(
                 &store,
+                "cli",
                 &config.public_url(config.listen),
                 &account,
                 expires_in,

@@ -87,30 +87,24 @@ pub async fn audit(
     target: Option<(&str, &str)>,
     details: Value,
 ) {
-    if let Err(e) = state
-        .store
-        .record_audit(actor, action, target, &details, state.now())
+    audit_in(&state.store, actor, action, target, details, state.now()).await;
+}
+
+/// [`audit`] for callers without an [`AppState`] (the CLI).
+async fn audit_in(
+    store: &screenhub_store::Store,
+    actor: &str,
+    action: &str,
+    target: Option<(&str, &str)>,
+    details: Value,
+    now: Millis,
+) {
+    if let Err(e) = store
+        .record_audit(actor, action, target, &details, now)
         .await
     {
         tracing::error!(error = %e, action, "could not write the audit log");
     }
-}
-
-/// A connect link was made (the link itself is a secret and is not logged).
-pub async fn audit_connect_link(
-    state: &AppState,
-    actor: &str,
-    account_id: &AccountId,
-    expires_at: Millis,
-) {
-    audit(
-        state,
-        actor,
-        "connect_session.created",
-        Some(("account", account_id.as_str())),
-        serde_json::json!({ "expires_at": rfc3339(expires_at) }),
-    )
-    .await;
 }
 
 /// How long a connect link works unless asked otherwise: 7 days.
@@ -129,9 +123,11 @@ pub fn connect_link_lifetime(expires_in_secs: Option<u64>) -> Result<u64, ApiErr
 }
 
 /// A one-time link to the employer's connect page; returns its URL (the only
-/// time the secret in it is available) and when it expires.
+/// time the secret in it is available) and when it expires. Every caller (API,
+/// dashboard, CLI) goes into the audit log as `actor`.
 pub async fn create_connect_link(
     store: &screenhub_store::Store,
+    actor: &str,
     public_url: &str,
     account_id: &AccountId,
     expires_in_secs: Option<u64>,
@@ -153,5 +149,15 @@ pub async fn create_connect_link(
         .create_connect_session(account_id, expires_at, now)
         .await?;
     tracing::info!(account_id = %account_id, "connect link created");
+    // The link itself is a secret and is not logged.
+    audit_in(
+        store,
+        actor,
+        "connect_session.created",
+        Some(("account", account_id.as_str())),
+        serde_json::json!({ "expires_at": rfc3339(expires_at) }),
+        now,
+    )
+    .await;
     Ok((format!("{public_url}/connect/{token}"), expires_at))
 }

@@ -51,11 +51,8 @@ impl AppState {
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
         let policy = OutboundPolicy::new(config.outbound_allow.clone());
-        let http = crate::outbound::client(
-            &policy,
-            std::time::Duration::from_millis(config.outbound_timeout_ms),
-            config.delivery_concurrency,
-        );
+        let outbound_timeout = std::time::Duration::from_millis(config.outbound_timeout_ms);
+        let http = crate::outbound::client(&policy, outbound_timeout, config.delivery_concurrency);
         let schedule = config.retry_schedule().map_err(anyhow::Error::msg)?;
         Ok(Self(Arc::new(Inner {
             store,
@@ -63,7 +60,8 @@ impl AppState {
             clock,
             wake: Arc::new(Notify::new()),
             announce: Arc::new(Notify::new()),
-            ashby: AshbyClient::new(http.clone(), crate::outbound::user_agent()),
+            ashby: AshbyClient::new(http.clone(), crate::outbound::user_agent())
+                .with_key_check_budget(outbound_timeout),
             http,
             policy,
             schedule,

@@ -159,3 +159,41 @@ fn a_second_serve_on_one_data_directory_is_refused_naming_the_first() {
         "{err}"
     );
 }
+
+#[test]
+fn a_connect_link_made_from_the_cli_goes_into_the_audit_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = run(
+        dir.path(),
+        &["accounts", "create", "--name", "Acme", "--json"],
+    );
+    assert!(created.status.success(), "{}", stderr(&created));
+    let account: serde_json::Value = serde_json::from_slice(&created.stdout).unwrap();
+    let account = account["id"].as_str().unwrap();
+    let linked = run(dir.path(), &["accounts", "connect-link", account]);
+    assert!(linked.status.success(), "{}", stderr(&linked));
+    let url = String::from_utf8(linked.stdout).unwrap();
+
+    let db = format!(
+        "sqlite://{}",
+        dir.path().join("screenhub-data/screenhub.db").display()
+    );
+    let rows: Vec<(String, Option<String>, String)> = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(async {
+            let pool = sqlx::SqlitePool::connect(&db).await.unwrap();
+            sqlx::query_as(
+                "SELECT actor, target_id, details FROM audit_log WHERE action = 'connect_session.created'",
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+        });
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let (actor, target, details) = &rows[0];
+    assert_eq!(actor, "cli");
+    assert_eq!(target.as_deref(), Some(account));
+    assert!(details.contains("expires_at"), "{details}");
+    let token = url.trim().rsplit('/').next().unwrap();
+    assert!(!details.contains(token), "the link is a secret: {details}");
+}

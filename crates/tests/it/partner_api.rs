@@ -1,5 +1,7 @@
 //! Ashby's partner API: authentication, Ashby's shapes, and refusals a recruiter can read.
 
+use std::time::{Duration, Instant};
+
 use base64::Engine;
 use reqwest::StatusCode;
 use screenhub_tests::{start_body, TestHub, World};
@@ -274,6 +276,70 @@ async fn ashby_keys_are_verified_live() {
         (502, Some("ashby_unreachable")),
         "{body}"
     );
+}
+
+/// Ashby's brief hiccups (429, 5xx, a hung request) get one more try, within
+/// the outbound timeout (2 s in tests); an answer that will not change does not.
+#[tokio::test]
+async fn the_key_check_tries_once_more_after_a_transient_failure() {
+    let w = World::new().await;
+    let path = format!("/v1/accounts/{}/ats-credentials", w.account_id);
+    let key = json!({"api_key": w.ashby.key()});
+    let faults = |faults: Value| {
+        w.ashby
+            .sim
+            .set_faults(serde_json::from_value(faults).unwrap())
+            .unwrap()
+    };
+    let check = || async {
+        let started = Instant::now();
+        let (status, body) = w.hub.put(&path, key.clone()).await;
+        let code = body["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        (status.as_u16(), code, started.elapsed())
+    };
+
+    // Rate-limited twice with `Retry-After: 1`: it waited once, then said so.
+    faults(json!({"rate_limit_rate": 1.0, "retry_after_secs": 1}));
+    let (status, code, took) = check().await;
+    assert_eq!((status, code.as_str()), (502, "ashby_unreachable"));
+    assert_eq!(w.ashby.sim.fault_counters().rate_limits, 2);
+    assert!(took >= Duration::from_secs(1), "{took:?}");
+
+    // Ashby recovers during the wait: the second try connects the key.
+    faults(json!({"rate_limit_rate": 1.0, "retry_after_secs": 1}));
+    let recover = async {
+        while w.ashby.sim.fault_counters().rate_limits == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        faults(json!({}));
+    };
+    let ((status, code, _), ()) = tokio::join!(check(), recover);
+    assert_eq!(status, 200, "{code}");
+
+    // A Retry-After longer than 2 s is not waited out.
+    faults(json!({"rate_limit_rate": 1.0, "retry_after_secs": 30}));
+    let (status, _, took) = check().await;
+    assert_eq!(status, 502);
+    assert_eq!(w.ashby.sim.fault_counters().rate_limits, 1);
+    assert!(took < Duration::from_secs(1), "{took:?}");
+
+    // A 500 is tried again; hung requests too, both tries within the outbound timeout.
+    faults(json!({"error_rate": 1.0}));
+    assert_eq!(check().await.0, 502);
+    assert_eq!(w.ashby.sim.fault_counters().errors, 2);
+    faults(json!({"timeout_rate": 1.0, "timeout_ms": 10_000}));
+    let (status, code, took) = check().await;
+    assert_eq!((status, code.as_str()), (502, "ashby_timeout"));
+    assert_eq!(w.ashby.sim.fault_counters().timeouts, 2);
+    assert!(took < Duration::from_millis(2_500), "{took:?}");
+
+    // Ashby's considered refusal (`success: false`) is not asked again.
+    faults(json!({"error_rate": 1.0, "error_kind": "success_false"}));
+    assert_eq!(check().await.0, 502);
+    assert_eq!(w.ashby.sim.fault_counters().errors, 1);
 }
 
 #[tokio::test]

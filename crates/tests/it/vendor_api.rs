@@ -82,6 +82,26 @@ async fn accounts_lifecycle() {
         .await;
     assert_eq!(enabled["status"], "pending");
 
+    // Moving the ATS address would send the stored ATS key there: refused, saying what to do.
+    let (status, refused) = hub
+        .patch(
+            &format!("/v1/accounts/{id}"),
+            json!({"ats_api_base_url": "https://elsewhere.example"}),
+        )
+        .await;
+    assert_eq!(status, 422, "{refused}");
+    let message = refused["error"]["message"].as_str().unwrap();
+    for part in [
+        "ats_api_base_url",
+        "cannot be changed",
+        "new account",
+        "erase",
+    ] {
+        assert!(message.contains(part), "{part}: {message}");
+    }
+    let (_, unchanged) = hub.get(&format!("/v1/accounts/{id}")).await;
+    assert_eq!(unchanged["ats_api_base_url"], "https://api.ashbyhq.com");
+
     let (status, rotated) = hub
         .post(&format!("/v1/accounts/{id}/rotate-token"), json!({}))
         .await;

@@ -1126,9 +1126,15 @@ async fn account_action(
             ))
         }
         "connect-link" => {
-            let (url, expires_at) =
-                ops::create_connect_link(&state.store, &state.public_url, &id, None, now).await?;
-            ops::audit_connect_link(&state, &op.actor(), &id, expires_at).await;
+            let (url, expires_at) = ops::create_connect_link(
+                &state.store,
+                &op.actor(),
+                &state.public_url,
+                &id,
+                None,
+                now,
+            )
+            .await?;
             Ok(page(
                 StatusCode::OK,
                 &notice(

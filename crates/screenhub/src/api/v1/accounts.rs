@@ -50,6 +50,10 @@ pub struct UpdateAccount {
     pub name: Option<String>,
     /// `true` refuses every call from the employer's ATS until re-enabled.
     pub disabled: Option<bool>,
+    /// Accepted only to refuse it with a reason (see [`UpdateAccount::validate`]).
+    #[serde(default)]
+    #[schema(ignore)]
+    pub ats_api_base_url: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -110,6 +114,14 @@ impl CreateAccount {
 
 impl UpdateAccount {
     pub fn validate(self) -> Result<AccountPatch, ApiError> {
+        // The stored ATS key would then be sent to the new address.
+        if self.ats_api_base_url.is_some() {
+            return Err(ApiError::validation(
+                "ats_api_base_url cannot be changed: the stored ATS API key would then be sent to a \
+                 different address. Create a new account with the right ats_api_base_url (and connect \
+                 it again), or erase this account (`screenhub accounts erase ID --yes`) and create it again",
+            ));
+        }
         Ok(AccountPatch {
             name: self.name.as_deref().map(validate_name).transpose()?,
             disabled: self.disabled,

@@ -56,13 +56,13 @@ async fn create_connect_session(
     let account_id = body.account_id()?;
     let (url, expires_at) = ops::create_connect_link(
         &state.store,
+        &key.actor(),
         &state.public_url,
         &account_id,
         body.expires_in,
         state.now(),
     )
     .await?;
-    ops::audit_connect_link(&state, &key.actor(), &account_id, expires_at).await;
     Ok((
         StatusCode::CREATED,
         Json(ConnectSessionView {
