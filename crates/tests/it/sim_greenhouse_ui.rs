@@ -123,11 +123,19 @@ async fn a_recruiter_sends_tests_from_the_simulated_greenhouse() {
     browser.click("#add-candidate").await;
     browser.wait_for_text("Ada Lovelace").await;
     browser.click("#add-candidate").await;
-    let boxes = browser
-        .client()
-        .find_all(Locator::Css("input[name=candidate_id]"))
-        .await
-        .unwrap();
+    // The second add reloads the page: wait for its row before ticking both.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let boxes = loop {
+        let boxes = browser
+            .client()
+            .find_all(Locator::Css("input[name=candidate_id]"))
+            .await
+            .unwrap();
+        if boxes.len() >= 2 || std::time::Instant::now() > deadline {
+            break boxes;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     assert_eq!(boxes.len(), 2);
     for b in boxes {
         b.click().await.unwrap();
