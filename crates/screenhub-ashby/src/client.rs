@@ -185,10 +185,12 @@ impl AshbyClient {
     /// `apiKeysRead` permission: a valid key without it is refused with 403
     /// `missing_endpoint_permission`. The answer lists no permissions, so the
     /// others the hub needs are not (and cannot be) checked here.
-    /// A transient failure (408, 429, 5xx, a timeout, a lost connection) is
-    /// tried once more, after Ashby's `Retry-After` (at most 2 s) or a short
-    /// pause, all within the key check's budget: the first attempt may use
-    /// half of it. A rejected key or a missing permission is answered at once.
+    /// A quick transient failure (408, 429, 5xx, a lost connection) is tried
+    /// once more, after Ashby's `Retry-After` (at most 2 s) or a short pause,
+    /// in what is left of the key check's budget. The first attempt may use
+    /// the whole budget, so a slow Ashby that answers in time still connects
+    /// the key (and a timeout leaves nothing to retry in). A rejected key or
+    /// a missing permission is answered at once.
     pub async fn api_key_info(
         &self,
         base_url: &str,
@@ -196,7 +198,7 @@ impl AshbyClient {
     ) -> Result<ApiKeyInfo, AshbyError> {
         let started = Instant::now();
         let budget = self.key_check_budget;
-        let failure = match self.api_key_info_once(base_url, api_key, budget / 2).await {
+        let failure = match self.api_key_info_once(base_url, api_key, budget).await {
             Ok(info) => return Ok(info),
             Err(failure) => failure,
         };

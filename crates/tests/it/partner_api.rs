@@ -278,8 +278,9 @@ async fn ashby_keys_are_verified_live() {
     );
 }
 
-/// Ashby's brief hiccups (429, 5xx, a hung request) get one more try, within
-/// the outbound timeout (2 s in tests); an answer that will not change does not.
+/// Ashby's brief hiccups (429, 5xx) get one more try, within the outbound
+/// timeout (2 s in tests); a request that hangs for all of it, or an answer
+/// that will not change, does not.
 #[tokio::test]
 async fn the_key_check_tries_once_more_after_a_transient_failure() {
     let w = World::new().await;
@@ -326,14 +327,15 @@ async fn the_key_check_tries_once_more_after_a_transient_failure() {
     assert_eq!(w.ashby.sim.fault_counters().rate_limits, 1);
     assert!(took < Duration::from_secs(1), "{took:?}");
 
-    // A 500 is tried again; hung requests too, both tries within the outbound timeout.
+    // A 500 is tried again; a hung request uses the whole outbound timeout,
+    // so it is not (a slow Ashby that answers in time still gets the time).
     faults(json!({"error_rate": 1.0}));
     assert_eq!(check().await.0, 502);
     assert_eq!(w.ashby.sim.fault_counters().errors, 2);
     faults(json!({"timeout_rate": 1.0, "timeout_ms": 10_000}));
     let (status, code, took) = check().await;
     assert_eq!((status, code.as_str()), (502, "ashby_timeout"));
-    assert_eq!(w.ashby.sim.fault_counters().timeouts, 2);
+    assert_eq!(w.ashby.sim.fault_counters().timeouts, 1);
     assert!(took < Duration::from_millis(2_500), "{took:?}");
 
     // Ashby's considered refusal (`success: false`) is not asked again.
